@@ -1,0 +1,1 @@
+"""Chains of chunks: the schedule (what each chunk is), the plan (frame math), the runner (orchestration)."""

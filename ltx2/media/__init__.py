@@ -1,0 +1,1 @@
+"""Output media: sinks that receive a chain's stitched frames and audio chunk by chunk."""

@@ -1,0 +1,67 @@
+"""Where a chain's stitched output goes, chunk by chunk.
+
+The runner opens a sink, writes each chunk's kept frames and audio in order, then commits it; on any
+failure (cancel included) it aborts it instead, and an aborted sink leaves no finished output behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Protocol
+
+import torch
+
+
+@dataclass
+class ChainMedia:
+    """A whole stitched video in memory: frames [F, H, W, 3] and audio [C, S] at ``sample_rate``."""
+
+    frames: torch.Tensor
+    fps: Fraction
+    audio: torch.Tensor | None
+    sample_rate: int | None
+
+
+class MediaSink(Protocol):
+    def open(self, fps: Fraction, total_frames: int) -> None: ...
+
+    def write(self, frames: torch.Tensor, audio: torch.Tensor | None, sample_rate: int | None) -> None:
+        """Append the next piece: frames [f, H, W, 3] and the audio of the same span [C, s] (or None)."""
+
+    def commit(self) -> object:
+        """Finish the output and return it (or where it is)."""
+
+    def abort(self) -> None:
+        """Drop everything written; no finished output may remain."""
+
+
+class MemorySink:
+    """Collects the stitched video in memory; ``commit`` returns a :class:`ChainMedia`."""
+
+    def __init__(self):
+        self._fps: Fraction | None = None
+        self._frames: list[torch.Tensor] = []
+        self._audio: list[torch.Tensor] = []
+        self._sample_rate: int | None = None
+
+    def open(self, fps: Fraction, total_frames: int) -> None:
+        self._fps = fps
+        self._frames, self._audio, self._sample_rate = [], [], None
+
+    def write(self, frames: torch.Tensor, audio: torch.Tensor | None, sample_rate: int | None) -> None:
+        self._frames.append(frames.clone())
+        if audio is not None:
+            if self._sample_rate not in (None, sample_rate):
+                raise ValueError(f"audio sample rate changed from {self._sample_rate} to {sample_rate} mid-chain")
+            self._sample_rate = sample_rate
+            self._audio.append(audio.clone())
+
+    def commit(self) -> ChainMedia:
+        if self._fps is None or not self._frames:
+            raise RuntimeError("nothing was written to this sink")
+        audio = torch.cat(self._audio, dim=-1) if self._audio else None
+        return ChainMedia(torch.cat(self._frames), self._fps, audio, self._sample_rate)
+
+    def abort(self) -> None:
+        self._frames, self._audio = [], []

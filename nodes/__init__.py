@@ -1,0 +1,15 @@
+"""ComfyUI nodes of LTX-2 Chain: thin adapters over the ``ltx2`` engine."""
+
+from .host import ComfyExtension
+from .plan_preview import PlanPreview
+
+NODES = [PlanPreview]
+
+
+class LTX2ChainExtension(ComfyExtension):
+    async def get_node_list(self):
+        return list(NODES)
+
+
+async def comfy_entrypoint() -> LTX2ChainExtension:
+    return LTX2ChainExtension()

@@ -1,0 +1,59 @@
+"""An oracle chunk renderer: every rendered frame carries its absolute frame index, every audio sample its
+absolute sample index, so stitching mistakes (a duplicate, a gap, an off-by-one) show up exactly.
+
+Each frame also carries seeded noise mixed with the incoming handoff, so resumed output is bit-identical only
+if latents and handoffs survive the run directory exactly.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ltx2.chain.plan import sample_at_frame
+from ltx2.chain.runner import ChunkJob, ChunkMedia
+from ltx2.chain.store import ChunkRecord
+
+SAMPLE_RATE = 16000
+
+
+class OracleRenderer:
+    def __init__(self, steps: int = 3, fail_at: int | None = None, audio: bool = True):
+        self.steps = steps
+        self.fail_at = fail_at
+        self.audio = audio
+        self.rendered: list[int] = []
+        self.params = {}
+        self.handoffs = {}
+
+    def fingerprint(self) -> str:
+        return f"oracle/steps={self.steps}/audio={self.audio}"
+
+    def render(self, job: ChunkJob, handoff, on_step) -> ChunkRecord:
+        c = job.chunk
+        self.params[c.index] = job.params
+        self.handoffs[c.index] = handoff
+        for step in range(1, self.steps + 1):
+            if c.index == self.fail_at and step == 2:
+                raise RuntimeError(f"oracle failure in chunk {c.index}")
+            on_step(step, self.steps)
+        generator = torch.Generator().manual_seed(job.params.seed)
+        carry = handoff["noise"].mean() if handoff is not None else torch.tensor(0.0)
+        noise = torch.rand(c.frames, generator=generator) + carry
+        index = torch.arange(c.start, c.end, dtype=torch.float64)
+        out = None
+        if c.tail_frames:
+            out = {"frames": index[-c.tail_frames :].clone(), "noise": noise[-c.tail_frames :].clone()}
+        self.rendered.append(c.index)
+        return ChunkRecord({"index": index, "noise": noise}, out)
+
+    def decode(self, job: ChunkJob, latents) -> ChunkMedia:
+        c = job.chunk
+        frames = torch.zeros(c.frames, 2, 2, 3, dtype=torch.float64)
+        frames[..., 0] = latents["index"].view(-1, 1, 1)
+        frames[..., 1] = latents["noise"].view(-1, 1, 1).double()
+        if not self.audio:
+            return ChunkMedia(frames)
+        s0 = sample_at_frame(c.start, job.plan.fps, SAMPLE_RATE)
+        s1 = sample_at_frame(c.end, job.plan.fps, SAMPLE_RATE)
+        audio = torch.arange(s0, s1, dtype=torch.float64).view(1, -1).repeat(2, 1)
+        return ChunkMedia(frames, audio, SAMPLE_RATE)
