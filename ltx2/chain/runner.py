@@ -106,7 +106,7 @@ class ChainRunner:
                 record = self.store.load(chunk.index, key) if self.store is not None else None
                 host.emit(ChunkStarted(chunk.index, n, record is not None, p.prompt))
                 if record is None:
-                    record = self.renderer.render(job, handoff, self._on_step(chunk.index, n))
+                    record = self.renderer.render(job, handoff, self._on_step(chunk.index, n, sink))
                     if self.store is not None:
                         self.store.save(chunk.index, key, record)
                     rendered.append(chunk.index)
@@ -129,9 +129,10 @@ class ChainRunner:
         host.emit(ChainFinished(n, plan.total_frames, len(rendered), time.perf_counter() - began))
         return ChainRun(output, rendered)
 
-    def _on_step(self, index: int, chunks: int) -> StepCallback:
+    def _on_step(self, index: int, chunks: int, sink: MediaSink) -> StepCallback:
         def on_step(done: int, total: int) -> None:
             self.host.check_cancel()
+            sink.check()
             self.host.emit(DenoiseStep(index, chunks, done, total))
 
         return on_step

@@ -6,11 +6,14 @@ failure (cancel included) it aborts it instead, and an aborted sink leaves no fi
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Protocol
 
 import torch
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -26,6 +29,9 @@ class ChainMedia:
 class MediaSink(Protocol):
     def open(self, fps: Fraction, total_frames: int) -> None: ...
 
+    def check(self) -> None:
+        """Raise if the sink has failed (a background encoder); called at every denoise step."""
+
     def write(self, frames: torch.Tensor, audio: torch.Tensor | None, sample_rate: int | None) -> None:
         """Append the next piece: frames [f, H, W, 3] and the audio of the same span [C, s] (or None)."""
 
@@ -37,19 +43,36 @@ class MediaSink(Protocol):
 
 
 class MemorySink:
-    """Collects the stitched video in memory; ``commit`` returns a :class:`ChainMedia`."""
+    """Collects the stitched video in memory; ``commit`` returns a :class:`ChainMedia`.
 
-    def __init__(self):
+    Holding a whole video is an explicit choice (a ComfyUI IMAGE output needs it): a warning is logged when
+    the estimated size passes ``warn_bytes``. Prefer a file sink for long videos.
+    """
+
+    def __init__(self, warn_bytes: int = 8 * 2**30):
+        self.warn_bytes = warn_bytes
+        self._total_frames = 0
         self._fps: Fraction | None = None
         self._frames: list[torch.Tensor] = []
         self._audio: list[torch.Tensor] = []
         self._sample_rate: int | None = None
 
     def open(self, fps: Fraction, total_frames: int) -> None:
-        self._fps = fps
+        self._fps, self._total_frames = fps, total_frames
         self._frames, self._audio, self._sample_rate = [], [], None
 
+    def check(self) -> None:
+        return None
+
     def write(self, frames: torch.Tensor, audio: torch.Tensor | None, sample_rate: int | None) -> None:
+        if not self._frames and len(frames):
+            estimate = frames[0].numel() * frames.element_size() * self._total_frames
+            if estimate > self.warn_bytes:
+                log.warning(
+                    "holding the whole video in memory: about %.1f GiB of frames; write to a file instead to stay "
+                    "within one chunk of memory",
+                    estimate / 2**30,
+                )
         self._frames.append(frames.clone())
         if audio is not None:
             if self._sample_rate not in (None, sample_rate):

@@ -1,0 +1,150 @@
+import threading
+import time
+
+import av
+import pytest
+import torch
+
+from ltx2.chain.plan import make_plan
+from ltx2.chain.runner import ChainRunner
+from ltx2.chain.schedule import ChunkSchedule
+from ltx2.host import ChainCancelled, StandaloneHost
+from ltx2.media.background import BackgroundSink, EncoderError
+from ltx2.media.mp4 import Mp4Writer
+from ltx2.media.sink import MemorySink
+from oracle import SAMPLE_RATE, PatternRenderer
+
+PLAN = make_plan(total_frames=100, fps="24000/1001", clip_frames=33, tail_frames=9)  # 4 chunks, the last cut
+AAC_FRAME = 1024
+
+
+def lossless(path, **kw):
+    return BackgroundSink(Mp4Writer(path, crf=0, preset="ultrafast", **kw))
+
+
+def decode(path):
+    with av.open(str(path)) as c:
+        video = c.streams.video[0]
+        rate = video.average_rate
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    with av.open(str(path)) as c:
+        audio = c.streams.audio[0]
+        samples = sum(f.samples for f in c.decode(audio=0))
+        sample_rate = audio.sample_rate
+    return rate, frames, samples, sample_rate
+
+
+def encoder_threads():
+    return [t for t in threading.enumerate() if t.name == "ltx2-encoder"]
+
+
+def test_chain_to_mp4_exact_frames_fps_audio_and_pixels(tmp_path):
+    out = tmp_path / "chain.mp4"
+    renderer = PatternRenderer()
+    result = ChainRunner(renderer, StandaloneHost(device="cpu")).run(PLAN, ChunkSchedule(), lossless(out))
+    assert result.output == out and out.exists()
+    assert not list(tmp_path.glob(".*writing")), "the temporary file was renamed"
+    rate, frames, samples, sample_rate = decode(out)
+    assert rate == PLAN.fps and len(frames) == PLAN.total_frames
+    assert sample_rate == SAMPLE_RATE
+    video_seconds = PLAN.total_frames / PLAN.fps
+    assert abs(samples - video_seconds * SAMPLE_RATE) <= AAC_FRAME
+    # known frames, including both sides of every seam, carry the right picture
+    checks = [0, 1, PLAN.total_frames - 1] + [i for c in PLAN.chunks[1:] for i in (c.keep[0] - 1, c.keep[0])]
+    centres = (slice(8, None, 16), slice(8, None, 16))  # block centres: away from chroma filtering at edges
+    for i in checks:
+        expected = (renderer.pictures(torch.tensor([i]))[0] * 255).round()[centres]
+        got = torch.from_numpy(frames[i]).float()[centres]
+        assert (got - expected).abs().max() <= 3, f"frame {i}"
+        assert abs(int(got[0, 0, 0]) - int(renderer.level(torch.tensor(i)))) <= 1
+
+
+def test_pieces_are_copied_before_the_renderer_reuses_its_buffers():
+    release = threading.Event()
+
+    class SlowSink(MemorySink):
+        def write(self, frames, audio, sample_rate):
+            release.wait(5)
+            super().write(frames, audio, sample_rate)
+
+    sink = BackgroundSink(SlowSink())
+    sink.open(PLAN.fps, 4)
+    buffer = torch.zeros(2, 4, 4, 3)
+    sink.write(buffer, None, None)
+    buffer.fill_(1.0)  # the renderer reuses its buffer while the encoder still waits
+    sink.write(buffer, None, None)
+    release.set()
+    media = sink.commit()
+    assert media.frames[:2].eq(0).all() and media.frames[2:].eq(1).all()
+    assert not encoder_threads()
+
+
+def test_queue_is_bounded():
+    release = threading.Event()
+
+    class StuckSink(MemorySink):
+        def write(self, frames, audio, sample_rate):
+            release.wait(10)
+            super().write(frames, audio, sample_rate)
+
+    sink = BackgroundSink(StuckSink(), max_pending=1)
+    sink.open(PLAN.fps, 3)
+    piece = torch.zeros(1, 2, 2, 3)
+    sink.write(piece, None, None)  # taken by the worker, which is now stuck
+    deadline = time.monotonic() + 5
+    while not sink._queue.empty() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sink.write(piece, None, None)  # waits in the queue
+    third = threading.Thread(target=sink.write, args=(piece, None, None))
+    third.start()
+    third.join(0.3)
+    assert third.is_alive(), "a third piece must wait: the queue holds one"
+    release.set()
+    third.join(5)
+    assert sink.commit().frames.shape[0] == 3
+
+
+class FailingWriter(Mp4Writer):
+    def __init__(self, path, fail_on: int):
+        super().__init__(path, crf=0, preset="ultrafast")
+        self.fail_on, self.pieces = fail_on, 0
+
+    def write(self, frames, audio, sample_rate):
+        self.pieces += 1
+        if self.pieces == self.fail_on:
+            raise OSError(28, "No space left on device")
+        super().write(frames, audio, sample_rate)
+
+
+def test_encoder_failure_stops_the_chain_cleanly(tmp_path):
+    out = tmp_path / "x.mp4"
+    long_plan = make_plan(total_frames=200, fps=24, clip_frames=33, tail_frames=9)  # 8 chunks
+    renderer = PatternRenderer(step_seconds=0.05)
+    with pytest.raises(EncoderError, match="the video encoder failed: .*No space left on device"):
+        ChainRunner(renderer, StandaloneHost(device="cpu")).run(long_plan, ChunkSchedule(), BackgroundSink(FailingWriter(out, fail_on=1)))
+    assert not out.exists() and not list(tmp_path.iterdir()), "no final file, no temporary left behind"
+    assert not encoder_threads()
+    # the failure surfaces at a denoise step of the next chunk, not after the whole chain
+    assert len(renderer.rendered) <= 2 < len(long_plan.chunks)
+
+
+@pytest.mark.parametrize("keep_partial", [False, True])
+def test_cancel_leaves_nothing_or_a_playable_partial(tmp_path, keep_partial):
+    out = tmp_path / "x.mp4"
+    holder = []
+
+    def listener(event):
+        if event.name == "chunk_done" and event.chunk == 2:
+            holder[0].cancel()
+
+    host = StandaloneHost(device="cpu", listeners=[listener])
+    holder.append(host)
+    with pytest.raises(ChainCancelled):
+        ChainRunner(PatternRenderer(), host).run(PLAN, ChunkSchedule(), lossless(out, keep_partial=keep_partial))
+    assert not out.exists() and not encoder_threads()
+    partial = tmp_path / "x.partial.mp4"
+    assert partial.exists() == keep_partial
+    if keep_partial:
+        _, frames, _, _ = decode(partial)
+        assert len(frames) == PLAN.chunks[2].keep[1]  # everything up to the last finished chunk
+    assert {p.name for p in tmp_path.iterdir()} <= {"x.partial.mp4"}
