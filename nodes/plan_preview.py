@@ -40,7 +40,7 @@ class PlanPreview(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, schedule=None, **kwargs):
+    def validate_inputs(cls, schedule=None):  # only schedule: ComfyUI repeats an error once per input passed here
         if schedule is None:  # linked: checked when it arrives
             return True
         try:

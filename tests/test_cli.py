@@ -24,7 +24,7 @@ def test_plan_table_with_schedule(tmp_path):
     path.write_text(json.dumps({"prompt": "fox", "prompts": [{"seconds": 9, "text": "fox runs"}], "loras": [{"name": "l", "scale": [0, 1]}]}))
     r = cli("plan", "--seconds", "20", "--schedule", str(path))
     assert r.returncode == 0, r.stderr
-    assert "5 chunk(s) of 121 frames" in r.stdout
+    assert "5 chunks of up to 121 frames" in r.stdout
     assert "chunk 2: 'fox runs'" in r.stdout and "lora l x1" in r.stdout
 
 

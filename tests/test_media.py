@@ -63,16 +63,16 @@ def test_pieces_are_copied_before_the_renderer_reuses_its_buffers():
     release = threading.Event()
 
     class SlowSink(MemorySink):
-        def write(self, frames, audio, sample_rate):
+        def write(self, piece, sample_rate):
             release.wait(5)
-            super().write(frames, audio, sample_rate)
+            super().write(piece, sample_rate)
 
     sink = BackgroundSink(SlowSink())
     sink.open(PLAN.fps, 4)
     buffer = torch.zeros(2, 4, 4, 3)
-    sink.write(buffer, None, None)
+    sink.write(sink.prepare(buffer, None), None)
     buffer.fill_(1.0)  # the renderer reuses its buffer while the encoder still waits
-    sink.write(buffer, None, None)
+    sink.write(sink.prepare(buffer, None), None)
     release.set()
     media = sink.commit()
     assert media.frames[:2].eq(0).all() and media.frames[2:].eq(1).all()
@@ -83,19 +83,19 @@ def test_queue_is_bounded():
     release = threading.Event()
 
     class StuckSink(MemorySink):
-        def write(self, frames, audio, sample_rate):
+        def write(self, piece, sample_rate):
             release.wait(10)
-            super().write(frames, audio, sample_rate)
+            super().write(piece, sample_rate)
 
     sink = BackgroundSink(StuckSink(), max_pending=1)
     sink.open(PLAN.fps, 3)
-    piece = torch.zeros(1, 2, 2, 3)
-    sink.write(piece, None, None)  # taken by the worker, which is now stuck
+    piece = sink.prepare(torch.zeros(1, 2, 2, 3), None)
+    sink.write(piece, None)  # taken by the worker, which is now stuck
     deadline = time.monotonic() + 5
     while not sink._queue.empty() and time.monotonic() < deadline:
         time.sleep(0.01)
-    sink.write(piece, None, None)  # waits in the queue
-    third = threading.Thread(target=sink.write, args=(piece, None, None))
+    sink.write(piece, None)  # waits in the queue
+    third = threading.Thread(target=sink.write, args=(piece, None))
     third.start()
     third.join(0.3)
     assert third.is_alive(), "a third piece must wait: the queue holds one"
@@ -109,11 +109,11 @@ class FailingWriter(Mp4Writer):
         super().__init__(path, crf=0, preset="ultrafast")
         self.fail_on, self.pieces = fail_on, 0
 
-    def write(self, frames, audio, sample_rate):
+    def write(self, piece, sample_rate):
         self.pieces += 1
         if self.pieces == self.fail_on:
             raise OSError(28, "No space left on device")
-        super().write(frames, audio, sample_rate)
+        super().write(piece, sample_rate)
 
 
 def test_encoder_failure_stops_the_chain_cleanly(tmp_path):
@@ -148,3 +148,15 @@ def test_cancel_leaves_nothing_or_a_playable_partial(tmp_path, keep_partial):
         _, frames, _, _ = decode(partial)
         assert len(frames) == PLAN.chunks[2].keep[1]  # everything up to the last finished chunk
     assert {p.name for p in tmp_path.iterdir()} <= {"x.partial.mp4"}
+
+
+def test_mp4_pieces_are_owned_copies(tmp_path):
+    writer = Mp4Writer(tmp_path / "x.mp4")
+    frames = torch.zeros(2, 4, 4, 3, dtype=torch.uint8)
+    audio = torch.zeros(2, 100)
+    pixels, samples = writer.prepare(frames, audio)
+    frames.fill_(7)
+    audio.fill_(0.5)
+    assert pixels.max() == 0 and samples.max() == 0
+    nan_audio = torch.tensor([[float("nan"), 2.0, -float("inf")]])
+    assert writer.prepare(frames, nan_audio)[1].tolist() == [[0.0, 1.0, 0.0]]  # AAC cannot take non-finite samples

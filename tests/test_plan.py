@@ -123,3 +123,8 @@ def test_bad_fps(fps):
     with pytest.raises(PlanError) as e:
         make_plan(total_frames=100, fps=fps, clip_frames=121, tail_frames=25)
     assert e.value.problems[0][0] == "fps"
+
+
+def test_table_summary():
+    assert make_plan(total_frames=100, fps=24, clip_frames=121, tail_frames=25).table().startswith("1 chunk of 105 frames (no handoff); 100 frames")
+    assert make_plan(total_frames=481, fps=24, clip_frames=121, tail_frames=25).table().startswith("5 chunks of up to 121 frames, tail 25 (4 latent)")

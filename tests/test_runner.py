@@ -133,9 +133,9 @@ class RecordingSink(MemorySink):
         super().__init__()
         self.calls = []
 
-    def write(self, frames, audio, sample_rate):
+    def write(self, piece, sample_rate):
         self.calls.append("write")
-        super().write(frames, audio, sample_rate)
+        super().write(piece, sample_rate)
 
     def commit(self):
         self.calls.append("commit")

@@ -1,6 +1,7 @@
 """Example workflows: the UI-format ones reference real nodes with the right widgets, and every API-format
 one runs end to end through the node classes (as ComfyUI's executor would call them)."""
 
+import inspect
 import json
 from pathlib import Path
 
@@ -45,9 +46,10 @@ def run_api_workflow(pack, prompt: dict) -> dict:
             spec = prompt[node_id]
             cls, schema = known[spec["class_type"]]
             kwargs = {k: evaluate(v[0])[v[1]] if isinstance(v, list) else v for k, v in spec["inputs"].items()}
-            literals = {k: v for k, v in spec["inputs"].items() if not isinstance(v, list)}
-            if hasattr(cls, "validate_inputs"):
-                verdict = cls.validate_inputs(**literals)
+            if hasattr(cls, "validate_inputs"):  # like ComfyUI: only the inputs it declares, linked ones as None
+                declared = inspect.signature(cls.validate_inputs).parameters
+                wanted = {k: (None if isinstance(v, list) else v) for k, v in spec["inputs"].items() if k in declared}
+                verdict = cls.validate_inputs(**wanted)
                 assert verdict is True, verdict
             results[node_id] = cls.execute(**kwargs).args
         return results[node_id]

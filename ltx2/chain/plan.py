@@ -215,10 +215,16 @@ class ChainPlan:
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = ["  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in rows]
         fps = f"{float(self.fps):g}"
+        if len(self.chunks) == 1:
+            shape = f"1 chunk of {self.chunks[0].frames} frames (no handoff)"
+        else:
+            shape = (
+                f"{len(self.chunks)} chunks of up to {self.clip_frames} frames, tail {self.tail_frames} "
+                f"({self.tail_latent_frames} latent)"
+            )
         summary = (
-            f"{len(self.chunks)} chunk(s) of {self.clip_frames} frames, tail {self.tail_frames} "
-            f"({self.tail_latent_frames} latent), {self.total_frames} frames at {fps} fps = "
-            f"{float(self.seconds_at(self.total_frames)):.2f} s; {self.rendered_frames} frames rendered"
+            f"{shape}; {self.total_frames} frames at {fps} fps = {float(self.seconds_at(self.total_frames)):.2f} s; "
+            f"{self.rendered_frames} frames rendered"
         )
         return "\n".join([summary, *lines])
 

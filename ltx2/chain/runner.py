@@ -171,4 +171,4 @@ class ChainRunner:
                 )
             if short > 0:  # a vocoder may come up a few samples short of a frame boundary: pad with silence
                 audio = torch.nn.functional.pad(audio, (0, short))
-        sink.write(frames, audio, media.sample_rate)
+        sink.write(sink.prepare(frames, audio), media.sample_rate)

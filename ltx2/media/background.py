@@ -1,9 +1,9 @@
 """Encoding in the background while the next chunk renders.
 
-:class:`BackgroundSink` wraps any sink: ``write`` takes a private copy of the pieces (never the renderer's
-own buffers), hands it to one worker thread through a bounded queue and returns; the worker writes pieces in
-order. At most ``max_pending`` pieces wait in the queue, so memory stays bounded by a chunk or two however
-long the video. An encoder failure is raised, as :class:`EncoderError`, on the render thread at its next
+:class:`BackgroundSink` wraps any sink: ``prepare`` makes the inner sink's private copy of a piece on the
+render thread (never the renderer's own buffers), ``write`` hands it to one worker thread through a bounded
+queue and returns; the worker writes pieces in order. At most ``max_pending`` pieces wait in the queue, so
+memory stays bounded by a chunk or two however long the video. An encoder failure is raised, as :class:`EncoderError`, on the render thread at its next
 ``check`` (every denoise step), ``write`` or ``commit``; the worker is always joined, with a timeout.
 """
 
@@ -51,7 +51,7 @@ class BackgroundSink:
                 continue  # failed: keep draining so writers never block
             t0 = time.perf_counter()
             try:
-                self.inner.write(*item)
+                self.inner.write(*item)  # (piece, sample_rate)
             except BaseException as error:
                 self._error = error
             self.encode_seconds += time.perf_counter() - t0
@@ -60,13 +60,15 @@ class BackgroundSink:
         if self._error is not None:
             raise EncoderError(f"the video encoder failed: {self._error}") from self._error
 
-    def write(self, frames: torch.Tensor, audio: torch.Tensor | None, sample_rate: int | None) -> None:
+    def prepare(self, frames: torch.Tensor, audio: torch.Tensor | None) -> tuple:
+        return self.inner.prepare(frames, audio)
+
+    def write(self, piece: tuple, sample_rate: int | None) -> None:
         self.check()
-        item = (frames.detach().to("cpu", copy=True), None if audio is None else audio.detach().to("cpu", copy=True), sample_rate)
         t0 = time.perf_counter()
         while True:
             try:
-                self._queue.put(item, timeout=0.1)
+                self._queue.put((piece, sample_rate), timeout=0.1)
                 break
             except queue.Full:
                 self.check()

@@ -24,16 +24,15 @@ _LAYOUTS = {1: "mono", 2: "stereo"}
 
 
 def to_uint8_frames(frames: torch.Tensor) -> np.ndarray:
-    """[f, H, W, 3] float 0..1 (or uint8) -> contiguous uint8 numpy for the encoder."""
-    if frames.dtype != torch.uint8:
-        frames = (frames.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
-    return np.ascontiguousarray(frames.cpu().numpy())
+    """[f, H, W, 3] float 0..1 (or uint8) -> a new contiguous uint8 numpy array for the encoder."""
+    if frames.dtype != torch.uint8:  # one temporary, in-place after that: this runs on the render thread
+        return frames.detach().to("cpu", torch.float32).mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).numpy()
+    return np.array(frames.detach().cpu().numpy(), copy=True)
 
 
 def to_float_audio(audio: torch.Tensor) -> np.ndarray:
-    """[C, s] float -> float32 numpy in [-1, 1]; non-finite samples (which AAC cannot take) become silence."""
-    audio = torch.nan_to_num(audio.detach().float().cpu(), nan=0.0, posinf=0.0, neginf=0.0).clamp(-1, 1)
-    return np.ascontiguousarray(audio.numpy())
+    """[C, s] float -> a new float32 numpy array in [-1, 1]; non-finite samples (AAC cannot take them) -> 0."""
+    return torch.nan_to_num(audio.detach().float().cpu(), nan=0.0, posinf=0.0, neginf=0.0).clamp(-1, 1).numpy().copy()
 
 
 class Mp4Writer:
@@ -83,8 +82,12 @@ class Mp4Writer:
             audio.bit_rate = self.audio_bitrate
             self._audio = audio
 
-    def write(self, frames: torch.Tensor, audio: torch.Tensor | None, sample_rate: int | None) -> None:
-        pixels = to_uint8_frames(frames)
+    def prepare(self, frames: torch.Tensor, audio: torch.Tensor | None) -> tuple:
+        """uint8 frames (4x smaller than float) and float32 audio, as new numpy arrays."""
+        return to_uint8_frames(frames), None if audio is None else to_float_audio(audio)
+
+    def write(self, piece: tuple, sample_rate: int | None) -> None:
+        pixels, audio = piece
         if self._video is None:
             self._add_streams(pixels.shape[2], pixels.shape[1], None if audio is None else audio.shape[0], sample_rate)
         if (audio is None) != (self._audio is None):
@@ -95,7 +98,7 @@ class Mp4Writer:
             self._frames_written += 1
             self._container.mux(self._video.encode(frame))
         if audio is not None and audio.shape[-1]:
-            samples = av.AudioFrame.from_ndarray(to_float_audio(audio), format="fltp", layout=self._audio.layout.name)
+            samples = av.AudioFrame.from_ndarray(audio, format="fltp", layout=self._audio.layout.name)
             samples.sample_rate = sample_rate
             samples.pts = self._samples_written
             self._samples_written += audio.shape[-1]

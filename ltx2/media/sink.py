@@ -32,8 +32,12 @@ class MediaSink(Protocol):
     def check(self) -> None:
         """Raise if the sink has failed (a background encoder); called at every denoise step."""
 
-    def write(self, frames: torch.Tensor, audio: torch.Tensor | None, sample_rate: int | None) -> None:
-        """Append the next piece: frames [f, H, W, 3] and the audio of the same span [C, s] (or None)."""
+    def prepare(self, frames: torch.Tensor, audio: torch.Tensor | None) -> tuple:
+        """A piece, frames [f, H, W, 3] and the audio of the same span [C, s] (or None), converted to what this
+        sink stores, as a copy it owns: the caller may reuse its buffers. Runs on the caller's thread."""
+
+    def write(self, piece: tuple, sample_rate: int | None) -> None:
+        """Append the next prepared piece."""
 
     def commit(self) -> object:
         """Finish the output and return it (or where it is)."""
@@ -64,7 +68,11 @@ class MemorySink:
     def check(self) -> None:
         return None
 
-    def write(self, frames: torch.Tensor, audio: torch.Tensor | None, sample_rate: int | None) -> None:
+    def prepare(self, frames: torch.Tensor, audio: torch.Tensor | None) -> tuple:
+        return frames.detach().to("cpu", copy=True), None if audio is None else audio.detach().to("cpu", copy=True)
+
+    def write(self, piece: tuple, sample_rate: int | None) -> None:
+        frames, audio = piece
         if not self._frames and len(frames):
             estimate = frames[0].numel() * frames.element_size() * self._total_frames
             if estimate > self.warn_bytes:
@@ -73,12 +81,12 @@ class MemorySink:
                     "within one chunk of memory",
                     estimate / 2**30,
                 )
-        self._frames.append(frames.clone())
+        self._frames.append(frames)
         if audio is not None:
             if self._sample_rate not in (None, sample_rate):
                 raise ValueError(f"audio sample rate changed from {self._sample_rate} to {sample_rate} mid-chain")
             self._sample_rate = sample_rate
-            self._audio.append(audio.clone())
+            self._audio.append(audio)
 
     def commit(self) -> ChainMedia:
         if self._fps is None or not self._frames:
