@@ -1,0 +1,76 @@
+"""Golden cases from the reference implementation (tests/fixtures/reference, see its README).
+
+``Case`` gives a case's args, inputs and expected tensors; ``case.check(name, out)`` compares one output
+against the reference with the tolerance stored for it, and the parity test fails a case whose runner
+leaves an expected tensor unchecked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+
+REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference"
+INDEX = json.loads((REFERENCE / "index.json").read_text())
+
+
+def checkpoint_entry(name: str) -> dict:
+    return INDEX["checkpoints"][name]
+
+
+def path(relative: str) -> Path:
+    return REFERENCE / relative
+
+
+def rel_l2(out: torch.Tensor, ref: torch.Tensor) -> float:
+    out, ref = out.double(), ref.double()
+    return float(torch.linalg.vector_norm(out - ref) / torch.linalg.vector_norm(ref).clamp_min(1e-300))
+
+
+class Case:
+    def __init__(self, entry: dict):
+        self.id = entry["case"]
+        self.kind = entry["kind"]
+        self.arch = entry["arch"]
+        self.meta = json.loads((REFERENCE / entry["sidecar"]).read_text())
+        self.args = self.meta.get("args", {})
+        with safe_open(str(REFERENCE / entry["file"]), framework="pt") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        self.inputs = {k.removeprefix("inputs."): v for k, v in tensors.items() if k.startswith("inputs.")}
+        self.expected = {k.removeprefix("expected."): v for k, v in tensors.items() if k.startswith("expected.")}
+        self.checked: set[str] = set()
+
+    @property
+    def checkpoint(self) -> Path:
+        return REFERENCE / self.meta["checkpoint"]
+
+    def tolerance(self, name: str) -> dict:
+        return self.meta["expected"][name].get("tolerance", {"metric": "rel_l2", "max": 1e-5})
+
+    def check(self, name: str, out: torch.Tensor, where: torch.Tensor | None = None) -> None:
+        """Compare ``out`` with ``expected[name]``; ``where`` (bool, broadcastable) limits the positions."""
+        ref = self.expected[name]
+        assert tuple(out.shape) == tuple(ref.shape), f"{self.id} {name}: shape {list(out.shape)} != reference {list(ref.shape)}"
+        out = out.detach().to("cpu")
+        if where is not None:
+            mask = where.expand_as(ref)
+            out, ref = out[mask], ref[mask]
+        tol = self.tolerance(name)
+        if tol["metric"] == "max_abs":
+            err = float((out.double() - ref.double()).abs().max()) if ref.numel() else 0.0
+        else:
+            err = rel_l2(out, ref)
+        assert err <= tol["max"], f"{self.id} {name}: {tol['metric']} {err:.3g} > {tol['max']:.3g}"
+        self.checked.add(name)
+
+
+def cases() -> list[dict]:
+    return INDEX["cases"]
+
+
+def manifest(name: str) -> dict:
+    """A full-size file's manifest: ``config`` and ``tensors`` {key: {shape, dtype}} (see the README, section 2)."""
+    return json.loads((REFERENCE / "manifests" / name).read_text())
