@@ -23,7 +23,6 @@ PENDING = {
     "audio_decode": "issue 4 (audio)",
     "latent_upsample": "issue 4 (upsamplers)",
     "denoise_loop": "issue 5 (sampler)",
-    "schedules": "issue 5 (sampler)",
 }
 
 
