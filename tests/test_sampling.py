@@ -72,3 +72,16 @@ def test_keep_before_pins_tokens_by_time():
     # tokens ending at or before 0.12 s (i = 0, 1, 2) stay; the rest regenerate
     assert state.mask[0, :, 0].tolist() == [0, 0, 0] + [1] * 7
     assert torch.equal(noised(state, torch.randn(1, 10, 2)).latent[:, :3], clean[:, :3])
+
+
+def test_guidance_combination_by_hand():
+    from ltx2.sampling.guidance import NO_GUIDANCE, Guidance
+
+    c = torch.tensor([1.0, 3.0])
+    neg, ptb, iso = torch.tensor([0.0, 1.0]), torch.tensor([1.0, 1.0]), torch.tensor([2.0, 3.0])
+    g = Guidance(cfg=3.0, stg=1.0, stg_blocks=(0,), modality=2.0)
+    # c + 2(c - neg) + 1(c - ptb) + 1(c - iso) = [1+2+0-1, 3+4+2+0]
+    assert g.combine(c, neg, ptb, iso).tolist() == [2.0, 9.0]
+    r = Guidance(cfg=2.0, rescale=1.0).combine(c, neg)  # [2, 5] rescaled to c's std exactly
+    assert torch.allclose(r.std(), c.std()) and torch.allclose(r, torch.tensor([2.0, 5.0]) * (c.std() / torch.tensor([2.0, 5.0]).std()))
+    assert NO_GUIDANCE.combine(c) is c
