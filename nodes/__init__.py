@@ -1,9 +1,10 @@
 """ComfyUI nodes of LTX-2 Chain: thin adapters over the ``ltx2`` engine."""
 
 from .host import ComfyExtension
+from . import schedule_nodes
 from .plan_preview import PlanPreview
 
-NODES = [PlanPreview]
+NODES = [PlanPreview, *schedule_nodes.NODES]
 
 
 class LTX2ChainExtension(ComfyExtension):

@@ -43,6 +43,10 @@ Float = Custom("FLOAT")
 String = Custom("STRING")
 Boolean = Custom("BOOLEAN")
 Combo = Custom("COMBO")
+Image = Custom("IMAGE")
+Audio = Custom("AUDIO")
+Video = Custom("VIDEO")
+Latent = Custom("LATENT")
 
 
 @dataclass
