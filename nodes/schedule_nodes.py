@@ -72,31 +72,31 @@ def _at_inputs():
     ]
 
 
-class ScheduleFromJSON(io.ComfyNode):
+class ScheduleJSON(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id=NODE_PREFIX + "ScheduleFromJSON",
-            display_name="Schedule from JSON (LTX-2 Chain)",
+            node_id=NODE_PREFIX + "Schedule",
+            display_name="Schedule (LTX-2 Chain)",
             category=SCHEDULE_CATEGORY,
-            description="A chain schedule given as JSON (the format `python -m ltx2 schema` describes). Headless clients and shared workflows use this.",
-            inputs=[io.String.Input("schedule_json", default="{}", multiline=True, tooltip="Schedule JSON: prompt, prompts, seed, handoff_strength, loras, anchors, ...")],
+            description="A chain schedule as JSON (the format `python -m ltx2 schema` describes), edited on the timeline in the UI; headless clients send the JSON directly.",
+            inputs=[io.String.Input("schedule", default="{}", multiline=True, tooltip="Schedule JSON: prompt, prompts, seed, handoff_strength, loras, anchors, ...")],
             outputs=[_schedule_out()],
         )
 
     @classmethod
-    def validate_inputs(cls, schedule_json=None):
-        if schedule_json is None:
+    def validate_inputs(cls, schedule=None):
+        if schedule is None:
             return True
         try:
-            ChunkSchedule.parse(schedule_json)
+            ChunkSchedule.parse(schedule)
         except InputError as e:
-            return f"schedule_json: {e}"
+            return f"schedule: {e}"
         return True
 
     @classmethod
-    def execute(cls, schedule_json):
-        return io.NodeOutput(ScheduleInput(ChunkSchedule.parse(schedule_json)))
+    def execute(cls, schedule):
+        return io.NodeOutput(ScheduleInput(ChunkSchedule.parse(schedule)))
 
 
 class PromptKeyframe(io.ComfyNode):
@@ -209,4 +209,4 @@ class Anchor(io.ComfyNode):
         return io.NodeOutput(ScheduleInput(changed.schedule, {**base.images, name: image[:1]}))
 
 
-NODES = [ScheduleFromJSON, PromptKeyframe, ChunkValues, LoraRamp, Anchor]
+NODES = [ScheduleJSON, PromptKeyframe, ChunkValues, LoraRamp, Anchor]

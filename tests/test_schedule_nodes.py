@@ -17,7 +17,7 @@ def resolved(pack, schedule_input, n=5, total=481):
 
 
 def test_builders_compose(pack, nodes):
-    (s,) = nodes["ScheduleFromJSON"].execute(schedule_json='{"prompt": "a fox"}').args
+    (s,) = nodes["Schedule"].execute(schedule='{"prompt": "a fox"}').args
     (s,) = nodes["PromptKeyframe"].execute(unit="seconds", at=9.0, text="the fox runs", schedule=s).args
     (s,) = nodes["ChunkValues"].execute(seed="42, 7", seed_mode="fixed", handoff_strength="1, 0.8", tail_noise="0", negative_prompt="blur", schedule=s).args
     (s,) = nodes["LoraRamp"].execute(lora_name="style.safetensors", mode="ramp", scales="", start_chunk=1, start_scale=0.0, end_chunk=3, end_scale=1.0, schedule=s).args
@@ -35,7 +35,7 @@ def test_builders_compose(pack, nodes):
 
 
 def test_builders_do_not_mutate_their_input(nodes):
-    (a,) = nodes["ScheduleFromJSON"].execute(schedule_json='{"prompt": "x"}').args
+    (a,) = nodes["Schedule"].execute(schedule='{"prompt": "x"}').args
     before = a.schedule.to_json()
     nodes["PromptKeyframe"].execute(unit="chunk", at=2, text="y", schedule=a)
     assert a.schedule.to_json() == before
@@ -46,4 +46,4 @@ def test_bad_values_name_the_field(nodes):
         nodes["ChunkValues"].execute(seed="1, x", seed_mode="fixed", handoff_strength="1", tail_noise="0", negative_prompt="")
     with pytest.raises(ValueError, match=r"handoff_strength: item 1: 2.0 is out of range"):
         nodes["ChunkValues"].execute(seed="1", seed_mode="fixed", handoff_strength="1, 2", tail_noise="0", negative_prompt="")
-    assert nodes["ScheduleFromJSON"].validate_inputs(schedule_json='{"prompts": [{"text": "a"}]}').startswith("schedule_json: prompts[0]: give exactly one of")
+    assert nodes["Schedule"].validate_inputs(schedule='{"prompts": [{"text": "a"}]}').startswith("schedule: prompts[0]: give exactly one of")
