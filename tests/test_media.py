@@ -160,3 +160,13 @@ def test_mp4_pieces_are_owned_copies(tmp_path):
     assert pixels.max() == 0 and samples.max() == 0
     nan_audio = torch.tensor([[float("nan"), 2.0, -float("inf")]])
     assert writer.prepare(frames, nan_audio)[1].tolist() == [[0.0, 1.0, 0.0]]  # AAC cannot take non-finite samples
+
+
+def test_tee_writes_the_file_and_keeps_frames_in_memory(tmp_path):
+    from ltx2.media.sink import TeeSink
+
+    out = tmp_path / "tee.mp4"
+    result = ChainRunner(PatternRenderer(), StandaloneHost(device="cpu")).run(PLAN, ChunkSchedule(), TeeSink(lossless(out), MemorySink()))
+    path, media = result.output
+    assert path == out and media.frames.shape[0] == PLAN.total_frames
+    assert len(decode(out)[1]) == PLAN.total_frames

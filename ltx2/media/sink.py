@@ -96,3 +96,40 @@ class MemorySink:
 
     def abort(self) -> None:
         self._frames, self._audio = [], []
+
+
+class TeeSink:
+    """Feeds several sinks the same pieces (say an MP4 file and an in-memory copy); commits or aborts them all."""
+
+    def __init__(self, *sinks: MediaSink):
+        self.sinks = sinks
+
+    def open(self, fps: Fraction, total_frames: int) -> None:
+        for s in self.sinks:
+            s.open(fps, total_frames)
+
+    def check(self) -> None:
+        for s in self.sinks:
+            s.check()
+
+    def prepare(self, frames: torch.Tensor, audio: torch.Tensor | None) -> tuple:
+        return tuple(s.prepare(frames, audio) for s in self.sinks)
+
+    def write(self, piece: tuple, sample_rate: int | None) -> None:
+        for s, p in zip(self.sinks, piece):
+            s.write(p, sample_rate)
+
+    def commit(self) -> tuple:
+        done = []
+        try:
+            for s in self.sinks:
+                done.append(s.commit())
+        except BaseException:
+            for s in self.sinks[len(done) + 1 :]:
+                s.abort()
+            raise
+        return tuple(done)
+
+    def abort(self) -> None:
+        for s in self.sinks:
+            s.abort()
