@@ -7,8 +7,8 @@ import json
 from ..ltx2.chain.plan import DEFAULT_MAX_CHUNKS, MAX_CLIP_FRAMES, MAX_FPS, MAX_TOTAL_FRAMES, make_plan
 from ..ltx2.chain.report import plan_report
 from ..ltx2.chain.schedule import ChunkSchedule
-from ..ltx2.errors import InputError
 from .host import CATEGORY, NODE_PREFIX, io
+from .schedule_nodes import check_schedule_json
 
 
 class PlanPreview(io.ComfyNode):
@@ -41,13 +41,7 @@ class PlanPreview(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, schedule=None):  # only schedule: ComfyUI repeats an error once per input passed here
-        if schedule is None:  # linked: checked when it arrives
-            return True
-        try:
-            ChunkSchedule.parse(schedule)
-        except InputError as e:
-            return f"schedule: {e}"
-        return True
+        return check_schedule_json(schedule)
 
     @classmethod
     def execute(cls, total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, schedule=""):

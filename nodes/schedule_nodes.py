@@ -57,6 +57,17 @@ def parse_numbers(field_name: str, text: str, kind: type = float) -> float | lis
     return values[0] if len(values) == 1 else values
 
 
+def check_schedule_json(text: str | None) -> bool | str:
+    """``validate_inputs`` for a schedule JSON widget: True, or the error naming the field (linked: None, later)."""
+    if text is None:
+        return True
+    try:
+        ChunkSchedule.parse(text)
+    except InputError as e:
+        return f"schedule: {e}"
+    return True
+
+
 def _schedule_in(tooltip: str = "Schedule to add to (empty: start a new one)."):
     return Schedule.Input("schedule", optional=True, tooltip=tooltip)
 
@@ -86,13 +97,7 @@ class ScheduleJSON(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, schedule=None):
-        if schedule is None:
-            return True
-        try:
-            ChunkSchedule.parse(schedule)
-        except InputError as e:
-            return f"schedule: {e}"
-        return True
+        return check_schedule_json(schedule)
 
     @classmethod
     def execute(cls, schedule):
