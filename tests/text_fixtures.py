@@ -20,7 +20,7 @@ def tiny_gemma_state() -> dict[str, torch.Tensor]:
     """The tiny Gemma's text-model tensors as stored by save_pretrained (prefix removed)."""
     from safetensors.torch import load_file
 
-    prefix = "model.language_model."
+    prefix = "language_model.model."  # how transformers 5 save_pretrained writes Gemma3ForConditionalGeneration
     return {k[len(prefix) :]: v for k, v in load_file(TINY_GEMMA / "model.safetensors").items() if k.startswith(prefix)}
 
 

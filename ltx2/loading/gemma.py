@@ -169,8 +169,8 @@ def load_gemma_text_model(source: str | os.PathLike, *, text_config: dict | None
     """
     path = Path(source)
     if path.is_dir():
-        files = _weight_files(path)
         config = text_config or _text_config_from_folder(path)
+        files = _weight_files(path)
     elif path.is_file() and path.suffix == ".safetensors":
         files = [path]
         config = text_config or GEMMA3_12B_TEXT_CONFIG
