@@ -1,0 +1,245 @@
+"""Load the Gemma 3 text model (HF ``transformers``) and its tokenizer from what users already have on disk.
+
+Two sources, never a download (everything runs with ``local_files_only``):
+
+* a **model folder** written by ``save_pretrained`` (``config.json`` + ``model.safetensors`` or shards with
+  ``model.safetensors.index.json``), e.g. ``google/gemma-3-12b-it`` or its QAT-unquantized variant. Only the
+  language model is built; the vision tower and LM head in the folder are skipped.
+* a **single ``.safetensors`` file** as ComfyUI keeps it in ``models/text_encoders`` (the Comfy-Org repackaged
+  ``gemma_3_12B_it*.safetensors``). Its keys are ``model.embed_tokens.weight``, ``model.layers.<i>.*``,
+  ``model.norm.weight`` (plus ``vision_model.*``, ``multi_modal_projector.*`` and a ``spiece_model`` byte tensor,
+  which are not part of the text model). It carries no config, so the Gemma 3 12B text config below is used.
+  Scaled-fp8 variants store ``<layer>.weight`` as float8 with a ``<layer>.weight_scale`` (or older
+  ``scale_weight``) sibling; they are dequantised on load (``fp8 * scale``). Other quantised layouts (fp4 /
+  nvfp4 "mixed", int8 block-wise) are refused with an error naming the file.
+
+The text model is built on the meta device from its config and loaded strictly (every key of the model must
+come from the file, every text-model key of the file must land in the model).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .build import CheckpointMismatch, build_on_meta, load_into
+from .checkpoint import CheckpointFile
+
+GEMMA3_12B_TEXT_CONFIG: dict = {
+    "model_type": "gemma3_text",
+    "vocab_size": 262208,
+    "hidden_size": 3840,
+    "intermediate_size": 15360,
+    "num_hidden_layers": 48,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "head_dim": 256,
+    "query_pre_attn_scalar": 256,
+    "hidden_activation": "gelu_pytorch_tanh",
+    "rms_norm_eps": 1e-6,
+    "max_position_embeddings": 131072,
+    "sliding_window": 1024,
+    "layer_types": ["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(48)],
+    "rope_theta": 1_000_000.0,
+    "rope_scaling": {"rope_type": "linear", "factor": 8.0},
+    "rope_local_base_freq": 10_000.0,
+    "attn_logit_softcapping": None,
+    "final_logit_softcapping": None,
+    "attention_bias": False,
+    "pad_token_id": 0,
+    "eos_token_id": 1,
+    "bos_token_id": 2,
+}
+"""The text part of Gemma 3 12B-it (what LTX-2 and LTX-2.3 use), for single files that carry no config."""
+
+TEXT_MODEL_PREFIXES = ("model.language_model.", "language_model.model.", "model.", "")
+"""Where the text model's keys live, most specific first: transformers >= 4.52 ``Gemma3ForConditionalGeneration``,
+older ``Gemma3ForConditionalGeneration``, ``Gemma3ForCausalLM`` / the ComfyUI single file, a bare text model."""
+
+SCALE_SUFFIXES = (".weight_scale", ".scale_weight")  # per-tensor (or per-row) fp8 weight scales, both spellings
+ACTIVATION_SCALE_SUFFIXES = (".input_scale", ".scale_input")  # activation scales: unused when computing in bf16/fp32
+QUANT_INFO_SUFFIX = ".comfy_quant"  # per-layer JSON (as uint8) naming the layout
+FP8_FORMATS = ("float8_e4m3fn", "float8_e5m2")
+FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
+UNSUPPORTED = "use the bf16 or the fp8 (scaled) Gemma 3 file"
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        return [folder / s for s in shards]
+    single = folder / "model.safetensors"
+    if single.is_file():
+        return [single]
+    raise FileNotFoundError(f"no Gemma weights in {folder}: expected model.safetensors, or shards listed in model.safetensors.index.json")
+
+
+def _text_config_from_folder(folder: Path) -> dict:
+    path = folder / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} has no config.json: point to the Gemma 3 model folder written by save_pretrained (config.json + *.safetensors)")
+    config = json.loads(path.read_text())
+    return config.get("text_config", config)
+
+
+def _text_model_prefix(keys: set[str], where: Path) -> str:
+    for prefix in TEXT_MODEL_PREFIXES:
+        if prefix + "embed_tokens.weight" in keys:
+            return prefix
+    raise CheckpointMismatch(f"{where}: not a Gemma 3 text encoder (no embed_tokens.weight under any of {[p for p in TEXT_MODEL_PREFIXES if p]})")
+
+
+def _bytes(t: torch.Tensor) -> bytes:
+    return t.contiguous().view(torch.uint8).numpy().tobytes()
+
+
+def _dequantise(weight: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
+    """fp8 -> float32, times its scale (a scalar, or one value per output row)."""
+    weight = weight.to(torch.float32)
+    if scale is None:
+        return weight
+    scale = scale.to(torch.float32)
+    return weight * (scale.reshape(()) if scale.numel() == 1 else scale.reshape(-1, *[1] * (weight.dim() - 1)))
+
+
+def _text_model_state(files: list[Path], dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+    """The text model's tensors (prefix removed), fp8 weights dequantised, cast to ``dtype``."""
+    checkpoints = [CheckpointFile(f) for f in files]
+    where = files[0] if len(files) == 1 else files[0].parent
+    prefix = _text_model_prefix({k for c in checkpoints for k in c.keys()}, where)
+    raw: dict[str, torch.Tensor] = {}
+    for c in checkpoints:
+        raw.update(c.tensors(prefix))
+    scales = {k: raw.pop(k) for k in list(raw) if k.endswith(SCALE_SUFFIXES)}
+    state: dict[str, torch.Tensor] = {}
+    for name in sorted(raw):
+        tensor = raw.pop(name)
+        if name.endswith(QUANT_INFO_SUFFIX):
+            fmt = json.loads(_bytes(tensor)).get("format", "?")
+            if fmt not in FP8_FORMATS:
+                raise CheckpointMismatch(f"{where}: {prefix}{name.removesuffix(QUANT_INFO_SUFFIX)} is quantised as {fmt!r}, which is not supported; {UNSUPPORTED}")
+            continue
+        if name.endswith(ACTIVATION_SCALE_SUFFIXES):
+            continue
+        if tensor.dtype in FP8_DTYPES:
+            base = name.removesuffix(".weight")
+            tensor = _dequantise(tensor, next((scales[base + s] for s in SCALE_SUFFIXES if base + s in scales), None))
+        elif not tensor.is_floating_point():
+            raise CheckpointMismatch(f"{where}: {prefix}{name} is stored as {tensor.dtype}, a quantised layout that is not supported; {UNSUPPORTED}")
+        state[name] = tensor.to(dtype) if dtype is not None else tensor
+    return state
+
+
+def _check_geometry(state: dict[str, torch.Tensor], config: dict, where: Path) -> None:
+    """A clear message when the file is not the Gemma the config describes (e.g. another Gemma size)."""
+    layers = {int(k.split(".")[1]) for k in state if k.startswith("layers.")}
+    found = (len(layers), tuple(state["embed_tokens.weight"].shape))
+    wanted = (config["num_hidden_layers"], (config["vocab_size"], config["hidden_size"]))
+    if found != wanted:
+        raise CheckpointMismatch(
+            f"{where}: {found[0]} layers and embeddings {list(found[1])}, but the Gemma config expects "
+            f"{wanted[0]} layers and embeddings {list(wanted[1])} (LTX-2 needs Gemma 3 12B)"
+        )
+
+
+def build_gemma_text_model(text_config: dict, state: dict[str, torch.Tensor], *, device="cpu", dtype: torch.dtype | None = None, what: str = "Gemma 3") -> nn.Module:
+    """An HF ``Gemma3TextModel`` built on meta from ``text_config`` and loaded strictly from ``state``."""
+    from transformers import Gemma3TextConfig, Gemma3TextModel
+
+    config = Gemma3TextConfig(**{**text_config, "attn_implementation": "sdpa"})
+    model = build_on_meta(lambda: Gemma3TextModel(config))
+    # Derived tables the files never store (RoPE inverse frequencies, the sqrt(hidden) embedding scale): build
+    # them on the target device before the strict load, which fails on anything left on meta.
+    with torch.device(device):
+        model.rotary_emb = type(model.rotary_emb)(config)
+    model.embed_tokens.embed_scale = torch.tensor(config.hidden_size**0.5, device=device)
+    return load_into(model, state, device=device, dtype=dtype, what=what)
+
+
+def load_gemma_text_model(source: str | os.PathLike, *, text_config: dict | None = None, device="cpu", dtype: torch.dtype | None = torch.bfloat16) -> nn.Module:
+    """The Gemma 3 language model from a model folder or a single ``.safetensors`` file.
+
+    ``text_config`` overrides the folder's ``config.json`` (or, for a single file, the bundled Gemma 3 12B config).
+    """
+    path = Path(source)
+    if path.is_dir():
+        config = text_config or _text_config_from_folder(path)
+        files = _weight_files(path)
+    elif path.is_file() and path.suffix == ".safetensors":
+        files = [path]
+        config = text_config or GEMMA3_12B_TEXT_CONFIG
+    elif path.exists():
+        raise ValueError(f"{path} is not a Gemma 3 model folder or a .safetensors file")
+    else:
+        raise FileNotFoundError(f"Gemma 3 text encoder not found: {path} (give a model folder or a .safetensors file from models/text_encoders)")
+    state = _text_model_state(files, dtype)
+    _check_geometry(state, config, path)
+    return build_gemma_text_model(config, state, device=device, dtype=dtype, what=f"Gemma 3 text model ({path.name})")
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
+EMBEDDED_TOKENIZER_KEY = "spiece_model"  # the SentencePiece model as raw bytes, in ComfyUI's single files
+
+
+def _tokenizer_from_folder(folder: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+
+
+def _tokenizer_from_sentencepiece_bytes(data: bytes, origin: Path):
+    try:
+        import sentencepiece  # noqa: F401  (transformers needs it to read a tokenizer.model)
+    except ImportError:
+        raise FileNotFoundError(
+            f"{origin} embeds only a SentencePiece tokenizer ({EMBEDDED_TOKENIZER_KEY}), which needs the 'sentencepiece' "
+            "package; install it, or give a tokenizer path: the Gemma 3 model folder or its tokenizer.json"
+        ) from None
+    from transformers import GemmaTokenizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "tokenizer.model").write_bytes(data)
+        return GemmaTokenizer.from_pretrained(tmp, local_files_only=True)
+
+
+def load_gemma_tokenizer(source: str | os.PathLike, *, tokenizer: str | os.PathLike | None = None):
+    """The Gemma tokenizer for ``source`` (the model folder or single file given to ``load_gemma_text_model``).
+
+    ``tokenizer`` may name a folder with ``tokenizer.json`` / ``tokenizer.model`` (any Gemma 3 model folder), a
+    ``tokenizer.json`` file or a ``tokenizer.model`` file. Without it: the model folder itself, or for a single
+    file the SentencePiece model ComfyUI embeds in it (``spiece_model``).
+    """
+    if tokenizer is not None:
+        path = Path(tokenizer)
+        if path.is_dir():
+            if not any((path / f).is_file() for f in TOKENIZER_FILES):
+                raise FileNotFoundError(f"no Gemma tokenizer in {path}: expected {' or '.join(TOKENIZER_FILES)} there")
+            return _tokenizer_from_folder(path)
+        if path.is_file() and path.name.endswith(".json"):
+            from transformers import PreTrainedTokenizerFast
+
+            return PreTrainedTokenizerFast(tokenizer_file=str(path), bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>")
+        if path.is_file() and path.suffix == ".model":
+            return _tokenizer_from_sentencepiece_bytes(path.read_bytes(), path)
+        raise FileNotFoundError(f"Gemma tokenizer not found: {path} (give a folder with {' or '.join(TOKENIZER_FILES)}, or one of those files)")
+    path = Path(source)
+    if path.is_dir():
+        if not any((path / f).is_file() for f in TOKENIZER_FILES):
+            raise FileNotFoundError(
+                f"no Gemma tokenizer in {path}: put tokenizer.json (and tokenizer_config.json) from the Gemma 3 model "
+                "repository there, or give a tokenizer path"
+            )
+        return _tokenizer_from_folder(path)
+    checkpoint = CheckpointFile(path)
+    if EMBEDDED_TOKENIZER_KEY not in checkpoint.shapes:
+        raise FileNotFoundError(
+            f"{path} carries no tokenizer: give a tokenizer path (a Gemma 3 model folder, or its tokenizer.json "
+            "or tokenizer.model)"
+        )
+    return _tokenizer_from_sentencepiece_bytes(_bytes(checkpoint.tensors(EMBEDDED_TOKENIZER_KEY, strip=False)[EMBEDDED_TOKENIZER_KEY]), path)
