@@ -50,6 +50,8 @@ class UpsamplerConfig:
         cfg = cls(**{k: v for k, v in config.items() if k in names})
         if cfg.dims not in (2, 3):
             raise ValueError(f"latent upsampler: dims must be 2 or 3, got {cfg.dims}")
+        if cfg.temporal_upsample and cfg.dims != 3:
+            raise ValueError("latent upsampler: temporal upsampling needs dims=3")
         if not (cfg.spatial_upsample or cfg.temporal_upsample):
             raise ValueError("latent upsampler: neither spatial_upsample nor temporal_upsample is set")
         if cfg.spatial_upsample and not cfg.temporal_upsample:
