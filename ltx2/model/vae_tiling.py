@@ -205,6 +205,7 @@ def decode_frames(decoder: VideoDecoder, latent: torch.Tensor, tiling: VideoTili
     Untiled: one piece with all 8(F'-1)+1 frames. Tiled: one piece per temporal tile (the frames no later
     tile overlaps), so a long latent can be decoded and written chunk by chunk.
     """
+    latent = latent.to(decoder.conv_in.conv.weight.device)
     if tiling is None:
         with torch.no_grad():
             pixels = decoder(latent)
