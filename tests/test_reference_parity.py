@@ -16,12 +16,8 @@ PENDING = {
     "transformer_forward_lora": "issue 3 (transformer)",
     "text_embeddings": "issue 3 (text path)",
     "text_gemma_end_to_end": "issue 3 (text path)",
-    "video_vae_encode": "issue 4 (video VAE)",
-    "video_vae_decode": "issue 4 (video VAE)",
-    "video_vae_tiled_decode": "issue 4 (video VAE)",
     "audio_encode": "issue 4 (audio)",
     "audio_decode": "issue 4 (audio)",
-    "latent_upsample": "issue 4 (upsamplers)",
     "denoise_loop": "issue 5 (sampler)",
 }
 
