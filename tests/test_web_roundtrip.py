@@ -92,5 +92,5 @@ def test_the_edits_did_something(edited):
     assert json.loads(edited[0]["json"]) == {"prompt": "calm sea", "prompts": [{"chunk": 2, "text": "a storm rolls in"}]}
     params = edited[1]["params"]
     assert [p["prompt"] for p in params] == ["a", "a", "b", "c", "d"]
-    assert [p["seed"] for p in edited[2]["params"]][5:9] == [13, 1234, 1235, 1236]  # 9 + 4, then the new seed counts on
+    assert [p["seed"] for p in edited[2]["params"]][5:9] == [13, 1234, 15, 16]  # only chunk 6 changes
     assert any(w.startswith("prompts[0]: 400 s is past the end") for w in edited[4]["warnings"])

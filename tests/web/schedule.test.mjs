@@ -79,11 +79,15 @@ test("the validator and the JSON Schema agree on type and range errors", () => {
 test("per-chunk edits change only the edited chunk's value where the list allows, and stay compact", () => {
   const s = parseSchedule({ seed: 5, seed_mode: "increment" });
   const t = edit.setChunkValue(s, "seed", 3, 100);
-  assert.deepEqual(resolveAll(t, PLAN).map((p) => p.seed), [5, 6, 7, 100, 101]);
-  assert.deepEqual(t.seed, [5, 6, 7, 100]);
+  assert.deepEqual(resolveAll(t, PLAN).map((p) => p.seed), [5, 6, 7, 100, 9]);
+  assert.deepEqual(t.seed, [5, 6, 7, 100, 9]);
   assert.equal(edit.setChunkValue(t, "seed", 3, 8).seed, 5); // back to plain increments: one value
-  const f = edit.setChunkValue(parseSchedule({ handoff_strength: [1, 0.8] }), "handoff_strength", 1, 1);
-  assert.equal(f.handoff_strength, 1);
+  const h = parseSchedule({ handoff_strength: [1, 0.8] });
+  const f = edit.setChunkValue(h, "handoff_strength", 1, 1);
+  assert.deepEqual(f.handoff_strength, [1, 1, 0.8]);
+  assert.deepEqual(resolveAll(f, PLAN).map((p) => p.handoff_strength), [1, 1, 0.8, 0.8, 0.8]);
+  assert.equal(edit.setChunkValue(f, "handoff_strength", 1, 0.8).handoff_strength.length, 2);
+  assert.equal(edit.setChunkValue(h, "handoff_strength", 4, 0.5).handoff_strength.join(), "1,0.8,0.8,0.8,0.5,0.8");
 });
 
 test("LoRA ramps: keyframe edits interpolate, switching form keeps every chunk's scale", () => {

@@ -1,7 +1,8 @@
 // Edits the timeline editor makes to a schedule. Each takes a parsed schedule (see schedule.js) and returns
-// a new one; the input is never changed. Edits keep what other chunks show: changing chunk i's value of a
-// per-chunk list writes out the values earlier chunks already had, and trailing values the list would
-// repeat anyway are dropped. Pure module: no ComfyUI imports.
+// a new one; the input is never changed. A per-chunk edit changes that chunk only: it writes out the values
+// the chunks before it already had and the value of the chunk after it (from which the list's last value
+// repeats or counts on as before), then drops trailing values the list would produce anyway.
+// Pure module: no ComfyUI imports.
 
 import { chunkForFrame, secondsAt } from "./plan.js";
 import { loraScaleAt, pick, pointChunk, pointFrame, seedAt } from "./schedule.js";
@@ -72,14 +73,15 @@ export function removePromptKeyframe(s, k) {
 // --- per-chunk values ----------------------------------------------------------------------------------
 
 /**
- * Sets chunk `index` of a per-chunk value: earlier chunks keep what `shown(j)` says they have now, and
- * values past the end of the list that it would produce anyway are dropped (`follows(prev)` is the value
- * after `prev` when the list runs out). A single remaining value is written as a plain value.
+ * Sets chunk `index` of a per-chunk value; every other chunk keeps what `shown(j)` says it has now.
+ * `follows(prev)` is the value after `prev` once the list runs out (the same value, or prev + 1 for
+ * incrementing seeds).
  */
 function setListEntry(value, index, newValue, shown, follows = (prev) => prev) {
   const list = Array.isArray(value) ? [...value] : [value];
   for (let j = list.length; j < index; j++) list[j] = shown(j);
   list[index] = newValue;
+  if (index === list.length - 1) list.push(shown(index + 1)); // later chunks keep their values too
   return compactList(list, follows);
 }
 

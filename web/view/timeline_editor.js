@@ -19,7 +19,7 @@ const CSS = `
 .ltx2-summary{opacity:.85}
 .ltx2-error{color:#f77;white-space:pre-wrap}
 .ltx2-warning{color:#fc6}
-.ltx2-timeline{position:relative;height:96px;background:#1b1b1b;border:1px solid #444;border-radius:3px;user-select:none;touch-action:none}
+.ltx2-timeline{position:relative;height:96px;overflow:hidden;background:#1b1b1b;border:1px solid #444;border-radius:3px;user-select:none;touch-action:none}
 .ltx2-chunk{position:absolute;height:16px;background:#3f6fa8;border:1px solid #8ab4e8;box-sizing:border-box;border-radius:2px;overflow:hidden;cursor:pointer;color:#fff;font-size:10px;padding-left:2px}
 .ltx2-chunk.ltx2-selected{background:#5d8fd0;border-color:#fff}
 .ltx2-overlap{position:absolute;top:0;bottom:0;background:repeating-linear-gradient(45deg,rgba(255,255,255,.35) 0 3px,transparent 3px 6px)}
@@ -133,7 +133,7 @@ export function createTimelineEditor(options) {
       root.append(h(doc, "div", { className: "ltx2-error" }, e.message));
       return;
     }
-    root.append(timeline(), globals(), promptKeys(), loraSection(), chunkTable(resolved), anchorList(), warnings());
+    root.append(...[timeline(), globals(), promptKeys(), loraSection(), chunkTable(resolved), anchorList(), warnings()].filter(Boolean));
   }
 
   function summary() {
@@ -209,9 +209,7 @@ export function createTimelineEditor(options) {
   };
 
   function startDrag(e, k, box) {
-    e.preventDefault();
-    const target = e.currentTarget;
-    target.setPointerCapture?.(e.pointerId);
+    e.preventDefault(); // the marker is redrawn while it moves, so follow the pointer on the document
     drag = { k, frame: pointFrame(schedule.prompts[k], plan) };
     const move = (ev) => {
       drag.frame = Math.min(Math.max(0, frameAt(ev, box)), plan.total_frames - 1);
