@@ -1,0 +1,49 @@
+// The live chain progress panel: chunk k of N, step i of n, frames per second, ETA, the last finished
+// chunk's preview, errors and cancel. Fed with `ltx2chain.progress` payloads; no ComfyUI imports.
+
+import { idleProgress, progressLines, reduceProgress } from "../model/progress.js";
+import { ensureStyle, h } from "./dom.js";
+
+const CSS = `
+.ltx2-progress{font:11px/1.4 sans-serif;color:var(--input-text,#ddd);padding:4px;box-sizing:border-box;display:flex;gap:6px;height:100%;overflow:hidden}
+.ltx2-progress .ltx2-lines{flex:1;min-width:0}
+.ltx2-progress .ltx2-bar{height:5px;background:#333;border-radius:2px;margin:3px 0;overflow:hidden}
+.ltx2-progress .ltx2-bar > div{height:100%;background:#4a9d5b}
+.ltx2-progress.ltx2-error .ltx2-bar > div{background:#c44}
+.ltx2-progress .ltx2-problem{color:#f77;white-space:pre-wrap}
+.ltx2-progress img{max-width:45%;max-height:100%;object-fit:contain;align-self:center}
+`;
+
+/** Returns { element, update(detail), reset(), state() }. */
+export function createProgressPanel({ document: doc = globalThis.document } = {}) {
+  ensureStyle(doc, "ltx2chain-progress-style", CSS);
+  const root = h(doc, "div", { className: "ltx2-progress" });
+  let state = idleProgress();
+
+  function render() {
+    const problem = state.status === "error" || state.status === "cancelled";
+    root.className = `ltx2-progress${problem ? " ltx2-error" : ""}`;
+    const lines = progressLines(state);
+    const done = state.totalFrames ? state.framesDone / state.totalFrames : 0;
+    root.replaceChildren(
+      h(doc, "div", { className: "ltx2-lines" },
+        h(doc, "div", { className: "ltx2-bar" }, h(doc, "div", { style: `width:${(100 * done).toFixed(1)}%` })),
+        lines.map((line, i) => h(doc, "div", { className: problem && i === lines.length - 1 ? "ltx2-problem" : "" }, line))),
+      state.preview ? h(doc, "img", { src: state.preview, alt: `chunk ${state.previewChunk}`, title: `last finished chunk: ${state.previewChunk}` }) : null,
+    );
+  }
+
+  render();
+  return {
+    element: root,
+    update(detail) {
+      state = reduceProgress(state, detail);
+      render();
+    },
+    reset() {
+      state = idleProgress();
+      render();
+    },
+    state: () => state,
+  };
+}
