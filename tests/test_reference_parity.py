@@ -19,8 +19,6 @@ PENDING = {
     "video_vae_encode": "issue 4 (video VAE)",
     "video_vae_decode": "issue 4 (video VAE)",
     "video_vae_tiled_decode": "issue 4 (video VAE)",
-    "audio_encode": "issue 4 (audio)",
-    "audio_decode": "issue 4 (audio)",
     "latent_upsample": "issue 4 (upsamplers)",
     "denoise_loop": "issue 5 (sampler)",
     "schedules": "issue 5 (sampler)",
