@@ -19,16 +19,20 @@ ROLLOFF = 0.99
 
 
 @lru_cache(maxsize=16)
-def _phase_kernels(up: int, down: int, zero_crossings: int, rolloff: float) -> tuple[torch.Tensor, int]:
-    """[up, 1, 2*reach + down] float64 kernels and ``reach``, the input samples the filter spans on each side."""
-    cutoff = min(up, down) * rolloff  # in units of the input rate divided by `down`
-    reach = math.ceil(zero_crossings * down / cutoff)
-    taps = torch.arange(-reach, reach + down, dtype=torch.float64) / down  # input offsets, in input periods / down
-    phases = -torch.arange(up, dtype=torch.float64)[:, None] / up  # output phase j sits j/up later
-    t = ((phases + taps) * cutoff).clamp(-zero_crossings, zero_crossings)  # distance in zero crossings
-    window = torch.cos(t * (math.pi / (2 * zero_crossings))) ** 2
-    kernels = torch.special.sinc(t) * window * (cutoff / down)
-    return kernels[:, None, :], reach
+def _phase_kernels(up: int, down: int, dtype: torch.dtype) -> tuple[torch.Tensor, int]:
+    """[up, 1, 2*reach + down] kernels and ``reach``, the input samples the filter spans on each side.
+
+    Evaluated in ``dtype`` with torchaudio's order of operations, so float32 results agree with it to
+    float32 rounding (large reduced rates such as 441/160 are sensitive to how the phase grid is rounded)."""
+    cutoff = min(up, down) * ROLLOFF  # in units of the input rate divided by `down`
+    reach = math.ceil(LOWPASS_FILTER_WIDTH * down / cutoff)
+    taps = torch.arange(-reach, reach + down, dtype=dtype)[None, None] / down  # input offsets / down
+    phases = torch.arange(0, -up, -1, dtype=dtype)[:, None, None] / up  # output phase j sits j/up later
+    t = ((phases + taps) * cutoff).clamp(-LOWPASS_FILTER_WIDTH, LOWPASS_FILTER_WIDTH)  # in zero crossings
+    window = torch.cos(t * math.pi / LOWPASS_FILTER_WIDTH / 2) ** 2
+    t = t * math.pi
+    sinc = torch.where(t == 0, torch.ones((), dtype=dtype), t.sin() / t)
+    return sinc * (window * (cutoff / down)), reach
 
 
 def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int, *, edge: str = "zeros") -> torch.Tensor:
@@ -45,7 +49,8 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int, *, edge: str
         raise TypeError(f"waveform must be floating point, got {waveform.dtype}")
     g = math.gcd(int(orig_rate), int(new_rate))
     up, down = int(new_rate) // g, int(orig_rate) // g
-    kernels, reach = _phase_kernels(up, down, LOWPASS_FILTER_WIDTH, ROLLOFF)
+    work = waveform.dtype if waveform.dtype in (torch.float32, torch.float64) else torch.float32
+    kernels, reach = _phase_kernels(up, down, work)
     kernels = kernels.to(device=waveform.device, dtype=waveform.dtype)
 
     *lead, length = waveform.shape
