@@ -43,7 +43,8 @@ def test_decode_rate_and_length(codec):
     assert waveform.abs().max() <= 1
     batched, _ = c.decode_audio(latent[None].expand(2, -1, -1, -1))
     assert batched.shape == (2, *waveform.shape)
-    assert rel_l2(batched[1], waveform) < 1e-5  # batching changes only the conv kernels' summation order
+    # batching changes only summation orders; the long 2.3 chain amplifies them (README: 5e-5 for its stages)
+    assert rel_l2(batched[1], waveform) < 5e-5
 
 
 @pytest.mark.parametrize("mel_frames", [1, 2, 4, 5, 9, 51])

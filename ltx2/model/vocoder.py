@@ -80,7 +80,7 @@ class SnakeBeta(nn.Module):
     def forward(self, x):
         alpha = torch.exp(self.alpha)[None, :, None]
         beta = torch.exp(self.beta)[None, :, None]
-        return x + torch.sin(x * alpha).pow(2) / (beta + 1e-9)
+        return x + (1.0 / (beta + 1e-9)) * torch.sin(x * alpha).pow(2)
 
 
 class Upsample2x(nn.Module):
@@ -90,13 +90,13 @@ class Upsample2x(nn.Module):
         super().__init__()
         self.register_buffer("filter", torch.empty(1, 1, kernel_size))
         self.pad = kernel_size // 2 - 1  # input samples replicated at each edge
-        self.crop = 2 * self.pad + (kernel_size - 2) // 2  # output samples dropped at each edge
+        self.crop = (2 * self.pad + (kernel_size - 2) // 2, 2 * self.pad + (kernel_size - 1) // 2)  # dropped outputs
 
     def forward(self, x):
         c = x.shape[1]
         x = F.pad(x, (self.pad, self.pad), mode="replicate")
         x = 2 * F.conv_transpose1d(x, self.filter.to(x).expand(c, -1, -1), stride=2, groups=c)
-        return x[..., self.crop : -self.crop]
+        return x[..., self.crop[0] : x.shape[-1] - self.crop[1]]
 
 
 class Lowpass(nn.Module):
@@ -154,12 +154,10 @@ class ResidualStack(nn.Module):
             self.acts2 = nn.ModuleList(AntiAliasedSnake(channels) for _ in dilations)
         self.snake = snake
 
-    def _act(self, acts: str, i: int, x):
-        return getattr(self, acts)[i](x) if self.snake else F.leaky_relu(x, LEAKY_SLOPE)
-
     def forward(self, x):
         for i, (conv1, conv2) in enumerate(zip(self.convs1, self.convs2)):
-            x = x + conv2(self._act("acts2", i, conv1(self._act("acts1", i, x))))
+            h = conv1(self.acts1[i](x) if self.snake else F.leaky_relu(x, LEAKY_SLOPE))
+            x = x + conv2(self.acts2[i](h) if self.snake else F.leaky_relu(h, LEAKY_SLOPE))
         return x
 
 
@@ -253,7 +251,7 @@ class BandwidthExtendedVocoder(nn.Module):
     def stages(self, mel) -> dict[str, torch.Tensor]:
         """Every intermediate: ``waveform_16k`` [B,2,S], ``bwe_mel`` [B,2,n_mels,frames], ``bwe_residual``,
         ``bwe_skip`` and ``waveform`` [B,2,S * ratio]."""
-        low = self.vocoder(mel.float())
+        low = self.vocoder(mel)
         b, c, length = low.shape
         x = F.pad(low, (0, -length % self.hop))  # whole STFT frames
         bwe_mel = self.mel_stft(x.reshape(b * c, -1))
