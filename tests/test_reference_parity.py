@@ -16,8 +16,6 @@ PENDING = {
     "transformer_forward_lora": "issue 3 (transformer)",
     "text_embeddings": "issue 3 (text path)",
     "text_gemma_end_to_end": "issue 3 (text path)",
-    "audio_encode": "issue 4 (audio)",
-    "audio_decode": "issue 4 (audio)",
     "denoise_loop": "issue 5 (sampler)",
 }
 
