@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import torch
 
-from ltx2.loading.lora import fuse_lora, read_lora
-from parity_transformer_forward import inputs, load
+from ltx2.loading.checkpoint import CheckpointFile
+from ltx2.loading.lora import read_lora
+from ltx2.loading.transformer import load_transformer
+from parity_transformer_forward import inputs
 from reference import path
 
 
 def run(case) -> None:
-    model = load(case)
-    fused = fuse_lora(model, read_lora(path(case.args["lora_file"])), case.args["strength"])
-    assert fused == case.args["num_pairs"], f"fused {fused} of {case.args['num_pairs']} LoRA pairs"
+    lora = path(case.args["lora_file"])
+    assert len(read_lora(lora)) == case.args["num_pairs"] + len(case.args["ignored_pairs"])
+    model = load_transformer(CheckpointFile(case.checkpoint), dtype=torch.float32, loras=[(lora, case.args["strength"])])
     i = case.inputs
     with torch.no_grad():
         v, a = model(*inputs(case, i["video_positions"], i["audio_positions"]))

@@ -12,12 +12,16 @@ size as a bf16 load; what the fp8 file saves is disk and read time.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+
 import torch
 
 from ..model.connector import ConnectorConfig, EmbeddingsConnector
 from ..model.transformer import CONNECTOR_PREFIXES, AudioVideoTransformer
 from .build import build_on_meta, load_into
 from .checkpoint import CheckpointFile
+from .lora import fuse_lora, read_lora
 
 DIT_PREFIX = "model.diffusion_model."
 FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
@@ -57,10 +61,22 @@ def transformer_state(ckpt: CheckpointFile, device="cpu") -> dict[str, torch.Ten
     return dequantize_fp8({k[len(DIT_PREFIX):]: v for k, v in state.items()})
 
 
-def load_transformer(ckpt: CheckpointFile, *, device="cpu", dtype: torch.dtype = torch.bfloat16) -> AudioVideoTransformer:
-    """The DiT built from ``ckpt.config`` on meta and loaded strictly to ``device`` / ``dtype``."""
+def load_transformer(
+    ckpt: CheckpointFile,
+    *,
+    device="cpu",
+    dtype: torch.dtype = torch.bfloat16,
+    loras: Sequence[tuple[str | os.PathLike, float]] = (),
+) -> AudioVideoTransformer:
+    """The DiT built from ``ckpt.config`` on meta and loaded strictly to ``device`` / ``dtype``.
+
+    ``loras``: (file, strength) pairs fused into the weights (e.g. the distilled LoRA of stage 2).
+    """
     model = build_on_meta(lambda: AudioVideoTransformer.from_config(ckpt.config))
-    return load_into(model, transformer_state(ckpt, device), device=device, dtype=dtype, what="transformer")
+    model = load_into(model, transformer_state(ckpt, device), device=device, dtype=dtype, what="transformer")
+    for path, strength in loras:
+        fuse_lora(model, read_lora(path), strength, source=str(path))
+    return model
 
 
 def load_text_connectors(ckpt: CheckpointFile, *, device="cpu", dtype: torch.dtype = torch.bfloat16) -> tuple[EmbeddingsConnector, EmbeddingsConnector]:
