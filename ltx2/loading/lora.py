@@ -1,0 +1,158 @@
+"""LoRA for the DiT: fused at load, or unfused with scales that change between forward calls.
+
+File layout (official): ``diffusion_model.<DiT module path>.lora_A.weight`` (r, in) and
+``.lora_B.weight`` (out, r), no metadata. The update of a Linear is ``strength * (B @ A)``: no alpha and
+no rank scaling (LoRA files are pre-scaled). Pairs whose module is not a Linear of the model are ignored
+with a warning naming them, as the reference loader ignores them.
+
+* :func:`fuse_lora` merges into the weights in float32 (``W + s * (B @ A)``, then cast back to the
+  weight's dtype). The reference merges in bf16; the two differ by bf16 rounding only.
+* :class:`RuntimeLoras` keeps the weights untouched and adds ``((x @ A^T) * s) @ B^T`` to each target
+  Linear's output through a forward hook; several LoRAs stack, and ``set_scale`` takes effect on the next
+  call without touching any weight (the chain ramps LoRA scales per chunk). A scale of 0 adds exactly 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+FILE_PREFIX = "diffusion_model."
+
+
+@dataclass(frozen=True)
+class LoraPair:
+    down: torch.Tensor  # A (r, in)
+    up: torch.Tensor  # B (out, r)
+
+
+def read_lora(path: str | os.PathLike) -> dict[str, LoraPair]:
+    """{module path: (A, B)} from an official LoRA file."""
+    raw = load_file(str(path))
+    pairs: dict[str, LoraPair] = {}
+    for key in raw:
+        if not key.endswith(".lora_A.weight"):
+            continue
+        module = key[: -len(".lora_A.weight")].removeprefix(FILE_PREFIX)
+        up_key = key[: -len(".lora_A.weight")] + ".lora_B.weight"
+        if up_key not in raw:
+            raise ValueError(f"{path}: {key} has no matching {up_key}")
+        pairs[module] = LoraPair(raw[key], raw[up_key])
+    unpaired = [k for k in raw if k.endswith(".lora_B.weight") and k.removeprefix(FILE_PREFIX)[: -len(".lora_B.weight")] not in pairs]
+    if unpaired:
+        raise ValueError(f"{path}: lora_B without lora_A: {unpaired}")
+    return pairs
+
+
+def _targets(model: nn.Module, pairs: dict[str, LoraPair], source: str) -> dict[str, tuple[nn.Linear, LoraPair]]:
+    """Pairs matched to the model's Linears (shapes checked); unmatched ones are logged and dropped."""
+    modules = dict(model.named_modules())
+    matched, ignored = {}, []
+    for path, pair in pairs.items():
+        linear = modules.get(path)
+        if not isinstance(linear, nn.Linear):
+            ignored.append(path)
+            continue
+        expected = (linear.out_features, linear.in_features)
+        if (pair.up.shape[0], pair.down.shape[1]) != expected or pair.up.shape[1] != pair.down.shape[0]:
+            raise ValueError(f"{source}: LoRA for {path} has A {list(pair.down.shape)}, B {list(pair.up.shape)}; the layer is {list(expected)}")
+        matched[path] = (linear, pair)
+    if ignored:
+        log.warning("%s: %d LoRA pair(s) have no target Linear in the model and are ignored: %s", source, len(ignored), ", ".join(sorted(ignored)))
+    return matched
+
+
+@torch.no_grad()
+def fuse_lora(model: nn.Module, pairs: dict[str, LoraPair], strength: float, source: str = "LoRA") -> int:
+    """W += strength * (B @ A) for every matched Linear, computed in float32. Returns how many were fused."""
+    targets = _targets(model, pairs, source)
+    for linear, pair in targets.values():
+        w = linear.weight
+        delta = pair.up.to(w.device, torch.float32) @ pair.down.to(w.device, torch.float32)
+        w.copy_((w.to(torch.float32) + strength * delta).to(w.dtype))
+    return len(targets)
+
+
+class _LayerLoras:
+    """All LoRAs on one Linear, concatenated along the rank: A (R, in), B (out, R), owner (R,) -> LoRA slot."""
+
+    def __init__(self, runtime: "RuntimeLoras", linear: nn.Linear):
+        self.runtime = runtime
+        self.down = self.up = self.owner = None
+        self.handle = linear.register_forward_hook(self._hook)
+
+    def add(self, pair: LoraPair, slot: int, like: torch.Tensor) -> None:
+        down, up = pair.down.to(like.device, like.dtype), pair.up.to(like.device, like.dtype)
+        owner = torch.full((down.shape[0],), slot, device=like.device, dtype=torch.long)
+        if self.down is None:
+            self.down, self.up, self.owner = down, up, owner
+        else:
+            self.down = torch.cat((self.down, down))
+            self.up = torch.cat((self.up, up), dim=1)
+            self.owner = torch.cat((self.owner, owner))
+
+    def drop(self, slot: int) -> bool:
+        """Remove a LoRA's ranks; True when nothing is left."""
+        keep = self.owner != slot
+        self.down, self.up, self.owner = self.down[keep], self.up[:, keep], self.owner[keep]
+        return self.owner.numel() == 0
+
+    def _hook(self, module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+        x = args[0]
+        scales = self.runtime.scales.to(x.dtype)[self.owner]
+        return output + ((x @ self.down.T) * scales) @ self.up.T
+
+
+class RuntimeLoras:
+    """Unfused LoRAs on a model, each with a scale that can change between calls.
+
+    >>> loras = RuntimeLoras(model)
+    >>> loras.add("style", read_lora(path), scale=0.6)
+    >>> loras.set_scale("style", 0.9)   # next forward uses 0.9; no weight is touched
+    """
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+        like = next(model.parameters())
+        self.scales = torch.zeros(0, device=like.device, dtype=torch.float32)
+        self.names: list[str | None] = []  # slot -> name (None once removed)
+        self.layers: dict[str, _LayerLoras] = {}
+
+    def add(self, name: str, pairs: dict[str, LoraPair], scale: float = 1.0) -> int:
+        """Attach a LoRA; returns how many Linears it touches."""
+        if name in self.names:
+            raise ValueError(f"LoRA {name!r} is already attached")
+        targets = _targets(self.model, pairs, name)
+        slot = len(self.names)
+        self.names.append(name)
+        self.scales = torch.cat((self.scales, torch.tensor([float(scale)], device=self.scales.device)))
+        for path, (linear, pair) in targets.items():
+            if path not in self.layers:
+                self.layers[path] = _LayerLoras(self, linear)
+            self.layers[path].add(pair, slot, linear.weight)
+        return len(targets)
+
+    def set_scale(self, name: str, scale: float) -> None:
+        self.scales[self.names.index(name)] = float(scale)
+
+    def scale(self, name: str) -> float:
+        return float(self.scales[self.names.index(name)])
+
+    def remove(self, name: str) -> None:
+        slot = self.names.index(name)
+        for path in list(self.layers):
+            if self.layers[path].drop(slot):
+                self.layers.pop(path).handle.remove()
+        self.names[slot] = None
+        self.scales[slot] = 0.0
+
+    def clear(self) -> None:
+        for name in [n for n in self.names if n is not None]:
+            self.remove(name)

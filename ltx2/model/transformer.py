@@ -1,0 +1,418 @@
+"""The LTX-2 (19B) / LTX-2.3 (22B) audio+video diffusion transformer.
+
+Two token streams run side by side through ``num_layers`` shared blocks: video (B, Tv, D) and audio
+(B, Ta, Da). Each block, in order (N = RMS norm without weight):
+
+1. video self-attention      vx += g * Attn(N(vx)(1+s)+h, RoPE_v)               (AdaLN rows 0..2)
+2. video text cross-attention 19B: vx += Attn(N(vx), ctx)
+                             2.3: vx += g_q * Attn(N(vx)(1+s_q)+h_q, ctx(1+s_kv)+h_kv)
+                                  (rows 6..8; K/V rows from prompt_scale_shift_table + prompt AdaLN of sigma)
+3./4. the same for audio
+5. audio<->video cross-attention from the states after 1-4, both directions from the same states:
+   A->V: vx += g_a2v * Attn(N(vx)(1+s)+h, N(ax)(1+s')+h', q RoPE = video time, k RoPE = audio time)
+   V->A: ax += g_v2a * Attn(N(ax)(1+s)+h, N(vx)(1+s')+h', ...)
+   (tables ``scale_shift_table_a2v_ca_{video,audio}``: rows scale_a2v, shift_a2v, scale_v2a, shift_v2a, gate)
+6./7. FFNs: x += g * FF(N(x)(1+s)+h)                                           (rows 3..5)
+
+Timestep rule (v1.2.0): AdaLN rows and the A/V scale/shift come from each token's own timestep
+(sigma * denoise mask, so conditioning tokens carry 0); the prompt AdaLN (2.3) from the sample's own
+sigma; the A->V gate from the AUDIO sigma and the V->A gate from the VIDEO sigma (times
+``av_ca_timestep_scale_multiplier``). Output heads: LayerNorm (no affine), shift/scale from the
+head's table plus the token's timestep embedding, then ``proj_out``. The network predicts velocity.
+
+Every distinct timestep value is embedded once per call (a call with one sigma and a clean prefix
+embeds two values), and RoPE tables are built once per call and shared by all blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .adaln import AdaLNSingle
+from .attention import Attention
+from .feed_forward import FeedForward
+from .norms import layer_norm, rms_norm
+from .rope import RotaryTable, rotary_table
+
+CONNECTOR_PREFIXES = ("video_embeddings_connector.", "audio_embeddings_connector.", "embeddings_connector.")
+"""Keys under the DiT's file prefix that belong to the text path, not to the DiT."""
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """The DiT's architecture, read from ``config["transformer"]`` of the checkpoint."""
+
+    num_layers: int
+    heads: int
+    head_dim: int
+    in_channels: int
+    out_channels: int
+    cross_attention_dim: int
+    audio_heads: int
+    audio_head_dim: int
+    audio_in_channels: int
+    audio_out_channels: int
+    audio_cross_attention_dim: int
+    caption_channels: int
+    norm_eps: float
+    rope_theta: float
+    max_pos: tuple[int, ...]
+    audio_max_pos: tuple[int, ...]
+    midpoint_positions: bool
+    rope_type: str
+    float64_rope: bool
+    timestep_scale: float
+    av_timestep_scale: float
+    gated_attention: bool
+    cross_attention_adaln: bool
+    caption_projection: bool
+    prompt_adaln: bool
+    ff_bias: bool
+    audio_ff_bias: bool
+
+    @classmethod
+    def from_config(cls, t: dict) -> "TransformerConfig":
+        expected = {
+            "activation_fn": "gelu-approximate",
+            "qk_norm": "rms_norm",
+            "standardization_norm": "rms_norm",
+            "norm_elementwise_affine": False,
+            "positional_embedding_type": "rope",
+            "attention_bias": True,
+            "share_ff": False,
+            "use_audio_video_cross_attention": True,
+            "av_cross_ada_norm": True,
+        }
+        for key, value in expected.items():
+            if key in t and t[key] != value:
+                raise ValueError(f"unsupported transformer config: {key} = {t[key]!r} (expected {value!r})")
+        if t.get("use_keyframes_abs_pos_embedding", False):
+            raise ValueError("unsupported transformer config: use_keyframes_abs_pos_embedding (LTX-2.5)")
+        heads, audio_heads = t.get("num_attention_heads", 32), t.get("audio_num_attention_heads", 32)
+        if heads != audio_heads:
+            raise ValueError(f"video and audio head counts differ ({heads} vs {audio_heads}); the A/V cross RoPE needs them equal")
+        return cls(
+            num_layers=t.get("num_layers", 48),
+            heads=heads,
+            head_dim=t.get("attention_head_dim", 128),
+            in_channels=t.get("in_channels", 128),
+            out_channels=t.get("out_channels", 128),
+            cross_attention_dim=t.get("cross_attention_dim", 4096),
+            audio_heads=audio_heads,
+            audio_head_dim=t.get("audio_attention_head_dim", 64),
+            audio_in_channels=t.get("audio_in_channels", 128),
+            audio_out_channels=t.get("audio_out_channels", 128),
+            audio_cross_attention_dim=t.get("audio_cross_attention_dim", 2048),
+            caption_channels=t.get("caption_channels", 3840),
+            norm_eps=t.get("norm_eps", 1e-6),
+            rope_theta=t.get("positional_embedding_theta", 10000.0),
+            max_pos=tuple(t.get("positional_embedding_max_pos", [20, 2048, 2048])),
+            audio_max_pos=tuple(t.get("audio_positional_embedding_max_pos", [20])),
+            midpoint_positions=t.get("use_middle_indices_grid", True),
+            rope_type=t.get("rope_type", "split"),
+            float64_rope=t.get("frequencies_precision") == "float64",
+            timestep_scale=t.get("timestep_scale_multiplier", 1000),
+            # The code default is 1, but every released checkpoint states 1000; trust the file.
+            av_timestep_scale=t.get("av_ca_timestep_scale_multiplier", 1),
+            gated_attention=t.get("apply_gated_attention", False),
+            cross_attention_adaln=t.get("cross_attention_adaln", False),
+            caption_projection=not t.get("caption_proj_before_connector", False),
+            prompt_adaln=t.get("cross_attention_adaln", False) and t.get("use_prompt_adaln_single", True),
+            ff_bias=t.get("ff_bias", True),
+            audio_ff_bias=t.get("audio_ff_bias", True),
+        )
+
+    @property
+    def dim(self) -> int:
+        return self.heads * self.head_dim
+
+    @property
+    def audio_dim(self) -> int:
+        return self.audio_heads * self.audio_head_dim
+
+
+@dataclass
+class ModalityInput:
+    """One stream's inputs to a forward call."""
+
+    latent: torch.Tensor  # (B, T, C) tokens
+    timesteps: torch.Tensor  # (B, T) per-token sigma (sigma * denoise mask; 0 = clean conditioning token)
+    sigma: torch.Tensor  # (B,) the sample's sigma
+    positions: torch.Tensor  # (B, axes, T, 2) [start, end) bounds (see positions.py)
+    context: torch.Tensor  # (B, S, D_text) text context (19B: connector width; 2.3: the stream's width)
+    context_mask: torch.Tensor | None = None  # (B, S) 1 = attend, 0 = masked; None = attend to all
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """What one sample's pass switches off (guidance passes): STG and modality isolation."""
+
+    skip_video_self_attn: tuple[int, ...] = ()  # blocks whose video self-attention becomes the identity map
+    skip_audio_self_attn: tuple[int, ...] = ()
+    skip_a2v: bool = False  # audio -> video cross-attention off in every block
+    skip_v2a: bool = False
+
+
+ISOLATED = Perturbation(skip_a2v=True, skip_v2a=True)
+
+
+@dataclass
+class _Switch:
+    """One attention's perturbation in one block: off for the whole batch, or a per-sample keep (B, 1, 1)."""
+
+    all: bool = False
+    keep: torch.Tensor | None = None
+
+
+def _switch(flags: list[bool], device, dtype) -> _Switch:
+    if all(flags):
+        return _Switch(all=True)
+    if not any(flags):
+        return _Switch()
+    return _Switch(keep=torch.tensor([0.0 if f else 1.0 for f in flags], device=device, dtype=dtype).view(-1, 1, 1))
+
+
+@dataclass
+class _Modulation:
+    """AdaLN output rows stored once per distinct timestep: ``values`` (N, rows, D), ``index`` (B, T or 1) into N."""
+
+    values: torch.Tensor
+    index: torch.Tensor
+
+    def rows(self, table: torch.Tensor, rows: slice, values_rows: slice | None = None) -> tuple[torch.Tensor, ...]:
+        """table[rows] + the matching modulation rows, each (B, T, D)."""
+        own = self.values[:, rows if values_rows is None else values_rows]
+        return (table[rows].to(own.dtype) + own)[self.index].unbind(2)
+
+
+@dataclass
+class _Stream:
+    """Everything a block needs about one modality, prepared once per call."""
+
+    context: torch.Tensor
+    context_mask: torch.Tensor | None
+    mod: _Modulation
+    prompt_mod: _Modulation | None
+    av_mod: _Modulation
+    gate_mod: _Modulation
+    rope: RotaryTable
+    cross_rope: RotaryTable
+
+
+class CaptionProjection(nn.Module):
+    """19B: text context (caption_channels) -> stream width, Linear -> tanh GELU -> Linear."""
+
+    def __init__(self, in_dim: int, dim: int):
+        super().__init__()
+        self.linear_1 = nn.Linear(in_dim, dim)
+        self.linear_2 = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(nn.functional.gelu(self.linear_1(x), approximate="tanh"))
+
+
+class AudioVideoBlock(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        d, da, eps, gated = cfg.dim, cfg.audio_dim, cfg.norm_eps, cfg.gated_attention
+        rows = 9 if cfg.cross_attention_adaln else 6
+        self.eps = eps
+        self.cross_attention_adaln = cfg.cross_attention_adaln
+        self.attn1 = Attention(d, cfg.heads, cfg.head_dim, gated=gated, eps=eps)
+        self.attn2 = Attention(d, cfg.heads, cfg.head_dim, context_dim=cfg.cross_attention_dim, gated=gated, eps=eps)
+        self.ff = FeedForward(d, bias=cfg.ff_bias)
+        self.scale_shift_table = nn.Parameter(torch.empty(rows, d))
+        self.audio_attn1 = Attention(da, cfg.audio_heads, cfg.audio_head_dim, gated=gated, eps=eps)
+        self.audio_attn2 = Attention(da, cfg.audio_heads, cfg.audio_head_dim, context_dim=cfg.audio_cross_attention_dim, gated=gated, eps=eps)
+        self.audio_ff = FeedForward(da, bias=cfg.audio_ff_bias)
+        self.audio_scale_shift_table = nn.Parameter(torch.empty(rows, da))
+        # Both A/V directions run at the audio attention size.
+        self.audio_to_video_attn = Attention(d, cfg.audio_heads, cfg.audio_head_dim, context_dim=da, gated=gated, eps=eps)
+        self.video_to_audio_attn = Attention(da, cfg.audio_heads, cfg.audio_head_dim, context_dim=d, gated=gated, eps=eps)
+        self.scale_shift_table_a2v_ca_audio = nn.Parameter(torch.empty(5, da))
+        self.scale_shift_table_a2v_ca_video = nn.Parameter(torch.empty(5, d))
+        if cfg.cross_attention_adaln:
+            self.prompt_scale_shift_table = nn.Parameter(torch.empty(2, d))
+            self.audio_prompt_scale_shift_table = nn.Parameter(torch.empty(2, da))
+
+    def _self_attention(self, x, attn: Attention, table, s: _Stream, switch: _Switch) -> torch.Tensor:
+        shift, scale, gate = s.mod.rows(table, slice(0, 3))
+        h = rms_norm(x, self.eps) * (1 + scale) + shift
+        return x + attn(h, rope=s.rope, value_only=switch.all, keep=switch.keep) * gate
+
+    def _text_attention(self, x, attn: Attention, table, prompt_table, s: _Stream) -> torch.Tensor:
+        xn = rms_norm(x, self.eps)
+        if not self.cross_attention_adaln:
+            return x + attn(xn, s.context, mask=s.context_mask)
+        shift_q, scale_q, gate = s.mod.rows(table, slice(6, 9))
+        if s.prompt_mod is None:
+            shift_kv, scale_kv = prompt_table.to(x.dtype).unbind(0)
+        else:
+            shift_kv, scale_kv = s.prompt_mod.rows(prompt_table, slice(0, 2))
+        context = s.context * (1 + scale_kv) + shift_kv
+        return x + attn(xn * (1 + scale_q) + shift_q, context, mask=s.context_mask) * gate
+
+    def _feed_forward(self, x, ff: FeedForward, table, s: _Stream) -> torch.Tensor:
+        shift, scale, gate = s.mod.rows(table, slice(3, 6))
+        return x + ff(rms_norm(x, self.eps) * (1 + scale) + shift) * gate
+
+    def forward(self, vx, ax, v: _Stream, a: _Stream, switches: tuple[_Switch, _Switch, _Switch, _Switch]):
+        v_self, a_self, a2v, v2a = switches
+        vx = self._self_attention(vx, self.attn1, self.scale_shift_table, v, v_self)
+        vx = self._text_attention(vx, self.attn2, self.scale_shift_table, getattr(self, "prompt_scale_shift_table", None), v)
+        ax = self._self_attention(ax, self.audio_attn1, self.audio_scale_shift_table, a, a_self)
+        ax = self._text_attention(ax, self.audio_attn2, self.audio_scale_shift_table, getattr(self, "audio_prompt_scale_shift_table", None), a)
+
+        vn, an = rms_norm(vx, self.eps), rms_norm(ax, self.eps)
+        table_v, table_a = self.scale_shift_table_a2v_ca_video, self.scale_shift_table_a2v_ca_audio
+        vx_out, ax_out = vx, ax
+        if not a2v.all:
+            scale_v, shift_v = v.av_mod.rows(table_v, slice(0, 2))
+            scale_a, shift_a = a.av_mod.rows(table_a, slice(0, 2))
+            (gate,) = v.gate_mod.rows(table_v, slice(4, 5), slice(0, 1))
+            out = self.audio_to_video_attn(vn * (1 + scale_v) + shift_v, an * (1 + scale_a) + shift_a, rope=v.cross_rope, k_rope=a.cross_rope) * gate
+            vx_out = vx + (out if a2v.keep is None else out * a2v.keep)
+        if not v2a.all:
+            scale_a, shift_a = a.av_mod.rows(table_a, slice(2, 4))
+            scale_v, shift_v = v.av_mod.rows(table_v, slice(2, 4))
+            (gate,) = a.gate_mod.rows(table_a, slice(4, 5), slice(0, 1))
+            out = self.video_to_audio_attn(an * (1 + scale_a) + shift_a, vn * (1 + scale_v) + shift_v, rope=a.cross_rope, k_rope=v.cross_rope) * gate
+            ax_out = ax + (out if v2a.keep is None else out * v2a.keep)
+
+        vx = self._feed_forward(vx_out, self.ff, self.scale_shift_table, v)
+        ax = self._feed_forward(ax_out, self.audio_ff, self.audio_scale_shift_table, a)
+        return vx, ax
+
+
+class AudioVideoTransformer(nn.Module):
+    """The DiT. Module and parameter names equal the checkpoint's keys after ``model.diffusion_model.``."""
+
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.cfg = cfg
+        d, da = cfg.dim, cfg.audio_dim
+        rows = 9 if cfg.cross_attention_adaln else 6
+        self.patchify_proj = nn.Linear(cfg.in_channels, d)
+        self.adaln_single = AdaLNSingle(d, rows)
+        self.scale_shift_table = nn.Parameter(torch.empty(2, d))
+        self.proj_out = nn.Linear(d, cfg.out_channels)
+        self.audio_patchify_proj = nn.Linear(cfg.audio_in_channels, da)
+        self.audio_adaln_single = AdaLNSingle(da, rows)
+        self.audio_scale_shift_table = nn.Parameter(torch.empty(2, da))
+        self.audio_proj_out = nn.Linear(da, cfg.audio_out_channels)
+        if cfg.caption_projection:
+            self.caption_projection = CaptionProjection(cfg.caption_channels, d)
+            self.audio_caption_projection = CaptionProjection(cfg.caption_channels, da)
+        if cfg.prompt_adaln:
+            self.prompt_adaln_single = AdaLNSingle(d, 2)
+            self.audio_prompt_adaln_single = AdaLNSingle(da, 2)
+        self.av_ca_video_scale_shift_adaln_single = AdaLNSingle(d, 4)
+        self.av_ca_audio_scale_shift_adaln_single = AdaLNSingle(da, 4)
+        self.av_ca_a2v_gate_adaln_single = AdaLNSingle(d, 1)
+        self.av_ca_v2a_gate_adaln_single = AdaLNSingle(da, 1)
+        self.transformer_blocks = nn.ModuleList([AudioVideoBlock(cfg) for _ in range(cfg.num_layers)])
+
+    @classmethod
+    def from_config(cls, config: dict) -> "AudioVideoTransformer":
+        """Build from a checkpoint's full ``__metadata__["config"]`` (its ``transformer`` section)."""
+        return cls(TransformerConfig.from_config(config["transformer"]))
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.patchify_proj.weight.dtype
+
+    # ---- per-call preparation -------------------------------------------------------------------
+
+    def _per_token(self, adaln: AdaLNSingle, levels: torch.Tensor, index: torch.Tensor) -> tuple[_Modulation, torch.Tensor]:
+        values, emb = adaln(levels * self.cfg.timestep_scale)
+        return _Modulation(values.unflatten(-1, (adaln.rows, -1)), index), emb
+
+    def _per_sample(self, adaln: AdaLNSingle, t: torch.Tensor) -> _Modulation:
+        values, _ = adaln(t)
+        index = torch.arange(t.shape[0], device=t.device).unsqueeze(1)
+        return _Modulation(values.unflatten(-1, (adaln.rows, -1)), index)
+
+    def _prepare(self, inp: ModalityInput, other_sigma: torch.Tensor, video: bool) -> tuple[torch.Tensor, torch.Tensor, _Stream]:
+        """-> (tokens (B, T, D), per-token timestep embedding (B, T, D) for the head, the blocks' view)."""
+        cfg, dtype = self.cfg, self.dtype
+        p = "" if video else "audio_"
+        x = getattr(self, p + "patchify_proj")(inp.latent.to(dtype))
+        b, t = inp.timesteps.shape
+        # Embed every distinct timestep once; tokens index into the table.
+        levels, index = torch.unique(inp.timesteps.reshape(-1).to(torch.float32), return_inverse=True)
+        index = index.view(b, t)
+        mod, emb = self._per_token(getattr(self, p + "adaln_single"), levels, index)
+        av_adaln = self.av_ca_video_scale_shift_adaln_single if video else self.av_ca_audio_scale_shift_adaln_single
+        av_mod, _ = self._per_token(av_adaln, levels, index)
+        gate_adaln = self.av_ca_a2v_gate_adaln_single if video else self.av_ca_v2a_gate_adaln_single
+        av_factor = cfg.av_timestep_scale / cfg.timestep_scale
+        gate_mod = self._per_sample(gate_adaln, other_sigma.to(torch.float32) * cfg.timestep_scale * av_factor)
+        prompt_mod = None
+        if cfg.prompt_adaln:
+            prompt_mod = self._per_sample(getattr(self, p + "prompt_adaln_single"), inp.sigma.to(torch.float32) * cfg.timestep_scale)
+
+        context = inp.context.to(dtype)
+        if cfg.caption_projection:
+            context = getattr(self, p + "caption_projection")(context)
+        context_mask = None
+        if inp.context_mask is not None:
+            # Additive, as the reference: 0 where attended, -finfo.max where masked.
+            context_mask = (inp.context_mask.to(dtype) - 1)[:, None, None, :] * torch.finfo(dtype).max
+
+        heads, dim = (cfg.heads, cfg.dim) if video else (cfg.audio_heads, cfg.audio_dim)
+        max_pos = cfg.max_pos if video else cfg.audio_max_pos
+        rope_args = dict(theta=cfg.rope_theta, layout=cfg.rope_type, float64_grid=cfg.float64_rope, dtype=dtype)
+        rope = rotary_table(inp.positions, dim=dim, heads=heads, max_pos=max_pos, midpoint=cfg.midpoint_positions, **rope_args)
+        cross_max = max(cfg.max_pos[0], cfg.audio_max_pos[0])
+        cross_rope = rotary_table(inp.positions[:, 0:1], dim=cfg.audio_cross_attention_dim, heads=heads, max_pos=[cross_max], midpoint=True, **rope_args)
+        stream = _Stream(context, context_mask, mod, prompt_mod, av_mod, gate_mod, rope, cross_rope)
+        return x, emb[index], stream
+
+    def rope_tables(self, video: ModalityInput, audio: ModalityInput) -> dict[str, RotaryTable]:
+        """The four RoPE tables of a call (self and cross, per stream), for inspection and tests."""
+        _, _, v = self._prepare(video, audio.sigma, True)
+        _, _, a = self._prepare(audio, video.sigma, False)
+        return {"video": v.rope, "audio": a.rope, "video_cross": v.cross_rope, "audio_cross": a.cross_rope}
+
+    def _switches(self, perturbation: Perturbation | Sequence[Perturbation] | None, batch: int, device) -> list[tuple[_Switch, ...]]:
+        if perturbation is None:
+            return [(_Switch(),) * 4] * len(self.transformer_blocks)
+        samples = [perturbation] * batch if isinstance(perturbation, Perturbation) else list(perturbation)
+        if len(samples) != batch:
+            raise ValueError(f"{len(samples)} perturbations for a batch of {batch}")
+        dtype = self.dtype
+        a2v = _switch([p.skip_a2v for p in samples], device, dtype)
+        v2a = _switch([p.skip_v2a for p in samples], device, dtype)
+        return [
+            (
+                _switch([i in p.skip_video_self_attn for p in samples], device, dtype),
+                _switch([i in p.skip_audio_self_attn for p in samples], device, dtype),
+                a2v,
+                v2a,
+            )
+            for i in range(len(self.transformer_blocks))
+        ]
+
+    def _head(self, x: torch.Tensor, emb: torch.Tensor, table: torch.Tensor, proj: nn.Linear) -> torch.Tensor:
+        shift, scale = (table.to(emb.dtype)[None, None] + emb[:, :, None]).unbind(2)
+        return proj(layer_norm(x, self.cfg.norm_eps) * (1 + scale) + shift)
+
+    def forward(
+        self, video: ModalityInput, audio: ModalityInput, perturbation: Perturbation | Sequence[Perturbation] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (video velocity (B, Tv, out_channels), audio velocity (B, Ta, audio_out_channels)).
+
+        ``perturbation``: one for the whole batch, or one per sample (batched guidance passes).
+        """
+        vx, v_emb, v = self._prepare(video, audio.sigma, True)
+        ax, a_emb, a = self._prepare(audio, video.sigma, False)
+        for block, switches in zip(self.transformer_blocks, self._switches(perturbation, vx.shape[0], vx.device)):
+            vx, ax = block(vx, ax, v, a, switches)
+        return (
+            self._head(vx, v_emb, self.scale_shift_table, self.proj_out),
+            self._head(ax, a_emb, self.audio_scale_shift_table, self.audio_proj_out),
+        )
