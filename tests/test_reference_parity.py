@@ -12,8 +12,6 @@ import pytest
 from reference import Case, cases
 
 PENDING = {
-    "text_embeddings": "issue 3 (text path)",
-    "text_gemma_end_to_end": "issue 3 (text path)",
     "denoise_loop": "issue 5 (sampler)",
 }
 

@@ -24,42 +24,6 @@ def tiny_gemma():
     return load_gemma_text_model(TINY_GEMMA, dtype=torch.float32)
 
 
-@pytest.mark.parametrize("entry", entries("text_embeddings"))
-def test_feature_extractor_matches_reference(entry):
-    case = Case(entry)
-    hidden, mask = case.inputs["hidden_states"], case.inputs["attention_mask"]
-    assert case.args["gemma_hidden_size"] == hidden.shape[2] and case.args["gemma_num_layers"] + 1 == hidden.shape[3]
-    extractor = load_feature_extractor(CheckpointFile(case.checkpoint), hidden.shape[2], hidden.shape[3], dtype=torch.float32)
-    assert isinstance(extractor, FeatureExtractorV1 if case.arch == "ltx2" else FeatureExtractorV2)
-    with torch.no_grad():
-        video, audio = extractor(hidden, mask)
-    case.check("features_video", video)
-    case.check("features_audio", audio)
-
-
-@pytest.mark.parametrize("entry", entries("text_gemma_end_to_end"))
-def test_gemma_hidden_states_and_features_match_reference(entry, tiny_gemma):
-    case = Case(entry)
-    ids, mask = case.inputs["input_ids"], case.inputs["attention_mask"]
-    assert case.args["attn_implementation"] == tiny_gemma.config._attn_implementation == "sdpa"
-    gemma = GemmaEncoder(tiny_gemma)
-    assert gemma.hidden_size == case.args["gemma_text_config"]["hidden_size"]
-    assert gemma.num_hidden_states == case.args["gemma_text_config"]["num_hidden_layers"] + 1
-    assert int(mask.sum()) == case.args["valid_tokens"][0]
-
-    hidden = gemma.hidden_states(ids, mask)
-    case.check("hidden_states", hidden, where=(mask == 1)[:, :, None, None])
-
-    extractor = load_feature_extractor(CheckpointFile(case.checkpoint), gemma.hidden_size, gemma.num_hidden_states, dtype=torch.float32)
-    features = TextEncoder(gemma, extractor).features(ids, mask)
-    assert features.stage == "features" and torch.equal(features.mask, mask)
-    case.check("features_video", features.video)
-    case.check("features_audio", features.audio)
-    if case.arch == "ltx2":  # V1: one shared feature vector feeds both connectors
-        assert "same features for video and audio" in case.args["feature_extractor"]
-        assert torch.equal(features.video, features.audio)
-
-
 @pytest.mark.parametrize("name, version", [("ltx-2-19b.json", 1), ("ltx-2.3-22b.json", 2)])
 def test_full_size_projection_keys_match_manifest(name, version):
     m = manifest(name)
