@@ -12,7 +12,6 @@ import pytest
 from reference import Case, cases
 
 PENDING = {
-    "denoise_loop": "issue 5 (sampler)",
 }
 
 

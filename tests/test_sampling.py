@@ -2,24 +2,25 @@ import torch
 
 from ltx2.sampling.conditioning import append_tokens, keep_before, noised, replace_tokens
 from ltx2.sampling.euler import sample
-from ltx2.sampling.tokens import TokenState, audio_to_tokens, tokens_to_audio, tokens_to_video, video_to_tokens
+from ltx2.model.patchify import patchify_audio, patchify_video, unpatchify_audio, unpatchify_video
+from ltx2.sampling.tokens import TokenState
 
 
 def test_video_tokens_are_in_f_h_w_order():
     latent = torch.randn(2, 5, 3, 4, 6)
-    tokens = video_to_tokens(latent)
+    tokens = patchify_video(latent)
     assert tokens.shape == (2, 3 * 4 * 6, 5)
     f, h, w = 2, 1, 5
     assert torch.equal(tokens[:, f * 24 + h * 6 + w], latent[:, :, f, h, w])
-    assert torch.equal(tokens_to_video(tokens, 3, 4, 6), latent)
+    assert torch.equal(unpatchify_video(tokens, 3, 4, 6), latent)
 
 
 def test_audio_tokens_flatten_channel_major():
     latent = torch.randn(1, 2, 7, 16)
-    tokens = audio_to_tokens(latent)
+    tokens = patchify_audio(latent)
     assert tokens.shape == (1, 7, 32)
     assert torch.equal(tokens[0, 3, 1 * 16 + 9], latent[0, 1, 3, 9])
-    assert torch.equal(tokens_to_audio(tokens, 2, 16), latent)
+    assert torch.equal(unpatchify_audio(tokens, 2), latent)
 
 
 def positions(t):

@@ -32,6 +32,15 @@ def video_positions(frames: int, height: int, width: int, fps: float, *, batch: 
     return torch.stack((time, rows, cols)).unsqueeze(0).expand(batch, -1, -1, -1).contiguous()
 
 
+def keyframe_positions(frame: int, pixel_frames: int, height: int, width: int, fps: float, *, batch: int = 1, device=None) -> torch.Tensor:
+    """Bounds for the tokens of a keyframe latent (one latent frame) placed at pixel ``frame``: time
+    [frame, frame + pixel_frames) / fps, space the target grid's."""
+    positions = video_positions(1, height, width, fps, batch=batch, device=device).clone()
+    time = torch.tensor([frame, frame + pixel_frames], dtype=torch.float32, device=device) / torch.tensor(fps, dtype=torch.float32)
+    positions[:, 0] = time
+    return positions
+
+
 def audio_positions(steps: int, *, batch: int = 1, hop_length: int = 160, sample_rate: int = 16000, downsample: int = 4, device=None) -> torch.Tensor:
     """(batch, 1, steps, 2) float32 bounds in seconds for ``steps`` audio latent steps."""
     i = torch.arange(steps + 1, device=device)

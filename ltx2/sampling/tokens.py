@@ -1,8 +1,6 @@
-"""Latents <-> token sequences, and the denoising state of one modality.
+"""The denoising state of one modality's tokens (latents become tokens with ``ltx2.model.patchify``).
 
-Video latents [B, C, F, H, W] become tokens [B, F*H*W, C] in (f, h, w) order; audio latents [B, C, T, M]
-become tokens [B, T, C*M] (feature index c*M + m). A :class:`TokenState` is what the sampler carries per
-modality: the current tokens, the clean tokens blended back every step, the per-token denoise mask
+A :class:`TokenState` is what the sampler carries per modality: the current tokens, the clean tokens blended back every step, the per-token denoise mask
 (1 = generate, 0 = keep clean; conditioning at strength s has mask 1 - s), the tokens' positions, and how
 many leading tokens are the target (tokens after them are appended conditioning, dropped after sampling).
 """
@@ -12,26 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import torch
-
-
-def video_to_tokens(latent: torch.Tensor) -> torch.Tensor:
-    b, c, f, h, w = latent.shape
-    return latent.reshape(b, c, f * h * w).transpose(1, 2)
-
-
-def tokens_to_video(tokens: torch.Tensor, frames: int, height: int, width: int) -> torch.Tensor:
-    b, _, c = tokens.shape
-    return tokens.transpose(1, 2).reshape(b, c, frames, height, width)
-
-
-def audio_to_tokens(latent: torch.Tensor) -> torch.Tensor:
-    b, c, t, m = latent.shape
-    return latent.permute(0, 2, 1, 3).reshape(b, t, c * m)
-
-
-def tokens_to_audio(tokens: torch.Tensor, channels: int, mel_bins: int) -> torch.Tensor:
-    b, t, _ = tokens.shape
-    return tokens.reshape(b, t, channels, mel_bins).permute(0, 2, 1, 3)
 
 
 @dataclass
