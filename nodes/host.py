@@ -9,6 +9,9 @@ use the engine's :class:`StandaloneHost`, so the nodes still import and run (tes
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+
+import torch
 
 from ..ltx2.chain.events import ChainEvent, ChainStarted, DenoiseStep
 from ..ltx2.chain.progress import ProgressTracker
@@ -73,4 +76,86 @@ def make_host(node_id: str | None = None, prompt_id: str | None = None):
     return ComfyHost(node_id, prompt_id) if IN_COMFYUI else StandaloneHost()
 
 
-__all__ = ["CATEGORY", "IN_COMFYUI", "NODE_PREFIX", "PROGRESS_EVENT", "ComfyExtension", "ComfyHost", "io", "make_host"]
+# ---- files (ComfyUI only: standalone callers have their own folders, see model_files.py and outputs.py)
+
+
+def model_folders(kind: str) -> list[Path]:
+    """The folders ComfyUI keeps ``kind`` models in (``checkpoints``, ``text_encoders``, ``loras``, ...),
+    including those added by ``extra_model_paths.yaml``; a kind this ComfyUI does not know has none."""
+    folder_paths = _comfy("folder_paths")
+    if kind not in folder_paths.folder_names_and_paths:
+        return []
+    return [Path(p) for p in folder_paths.get_folder_paths(kind)]
+
+
+def output_directory() -> Path:
+    return Path(_comfy("folder_paths").get_output_directory())
+
+
+# ---- devices and model management
+
+
+def model_placement() -> tuple[torch.device, torch.device, torch.dtype]:
+    """(load device, offload device, default dtype) for our models, honouring ComfyUI's --cpu, --gpu-only,
+    --highvram, --bf16-unet... flags: models live on the offload device until a run loads them."""
+    mm = _comfy("comfy.model_management")
+    load = mm.get_torch_device()
+    dtype = mm.unet_dtype(load, supported_dtypes=[torch.bfloat16, torch.float16, torch.float32])
+    return torch.device(load), torch.device(mm.unet_offload_device()), dtype
+
+
+class ManagedModules:
+    """Our torch modules under ComfyUI's model management: one model patcher per module, so ComfyUI counts
+    their memory, frees room for them, and offloads them when another workflow needs the GPU.
+
+    The patchers are held here (ComfyUI's loaded-model list keeps only weak references): keep this object
+    alive as long as the modules are in use (it travels inside the model node's output)."""
+
+    def __init__(self, modules: dict[str, torch.nn.Module], load_device: torch.device, offload_device: torch.device):
+        patchers = _comfy("comfy.model_patcher")
+        # looked up at call time: CoreModelPatcher is rebound when dynamic VRAM starts; older builds lack it
+        make = getattr(patchers, "CoreModelPatcher", None) or patchers.ModelPatcher
+        self.load_device = load_device
+        self.patchers = {name: make(module, load_device=load_device, offload_device=offload_device) for name, module in modules.items()}
+
+    def load(self, memory_required: int = 0) -> None:
+        """Bring every module to the load device, evicting other models as needed. Full loads only: our
+        layers are plain torch layers, which ComfyUI's partial (lowvram) loading cannot split."""
+        mm = _comfy("comfy.model_management")
+        mm.load_models_gpu(list(self.patchers.values()), memory_required=memory_required, force_full_load=True)
+
+
+# ---- outputs
+
+
+def video_output(path: Path):
+    """A standard VIDEO value for a finished MP4 (core Save/Preview Video nodes take it)."""
+    return importlib.import_module("comfy_api.latest").InputImpl.VideoFromFile(str(path))
+
+
+def blocked_output(message: str):
+    """An output value that stops the nodes fed by it, with ``message`` shown if one of them is needed."""
+    try:
+        graph = _comfy("comfy_execution.graph_utils")
+        blocker = graph.ExecutionBlocker
+    except (ImportError, AttributeError):  # older ComfyUI
+        blocker = _comfy("comfy_execution.graph").ExecutionBlocker
+    return blocker(message)
+
+
+__all__ = [
+    "CATEGORY",
+    "IN_COMFYUI",
+    "NODE_PREFIX",
+    "PROGRESS_EVENT",
+    "ComfyExtension",
+    "ComfyHost",
+    "ManagedModules",
+    "blocked_output",
+    "io",
+    "make_host",
+    "model_folders",
+    "model_placement",
+    "output_directory",
+    "video_output",
+]

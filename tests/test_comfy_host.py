@@ -14,12 +14,14 @@ class Interrupted(Exception):
 
 
 @pytest.fixture
-def comfy(monkeypatch):
-    state = types.SimpleNamespace(interrupt=False, sent=[], bars=[])
+def comfy(monkeypatch, tmp_path):
+    state = types.SimpleNamespace(interrupt=False, sent=[], bars=[], loads=[], folders={}, output=tmp_path / "comfy_output")
 
     mm = types.ModuleType("comfy.model_management")
     mm.get_torch_device = lambda: "cpu"
-    mm.unet_dtype = lambda device: "bf16"
+    mm.unet_offload_device = lambda: "cpu"
+    mm.unet_dtype = lambda device, supported_dtypes=None: "bf16"
+    mm.load_models_gpu = lambda models, memory_required=0, force_full_load=False: state.loads.append((list(models), force_full_load))
 
     def throw():
         if state.interrupt:
@@ -37,9 +39,32 @@ def comfy(monkeypatch):
 
     utils = types.ModuleType("comfy.utils")
     utils.ProgressBar = Bar
+
+    class Patcher:  # ComfyUI's ModelPatcher: holds the module and where it loads / offloads to
+        def __init__(self, model, load_device, offload_device):
+            self.model, self.load_device, self.offload_device = model, load_device, offload_device
+
+    patchers = types.ModuleType("comfy.model_patcher")
+    patchers.ModelPatcher = Patcher
+    folder_paths = types.ModuleType("folder_paths")
+    folder_paths.folder_names_and_paths = state.folders
+    folder_paths.get_folder_paths = lambda kind: [str(p) for p in state.folders[kind][0]]
+    folder_paths.get_output_directory = lambda: str(state.output)
+    graph = types.ModuleType("comfy_execution.graph_utils")
+    graph.ExecutionBlocker = lambda message: ("blocked", message)
     server = types.ModuleType("server")
     server.PromptServer = types.SimpleNamespace(instance=types.SimpleNamespace(client_id="client-1", send_sync=lambda e, d, sid: state.sent.append((e, d, sid))))
-    for name, module in {"comfy": types.ModuleType("comfy"), "comfy.model_management": mm, "comfy.utils": utils, "server": server}.items():
+    fakes = {
+        "comfy": types.ModuleType("comfy"),
+        "comfy.model_management": mm,
+        "comfy.model_patcher": patchers,
+        "comfy.utils": utils,
+        "comfy_execution": types.ModuleType("comfy_execution"),
+        "comfy_execution.graph_utils": graph,
+        "folder_paths": folder_paths,
+        "server": server,
+    }
+    for name, module in fakes.items():
         monkeypatch.setitem(sys.modules, name, module)
     return state
 
@@ -66,3 +91,63 @@ def test_comfy_host_reports_progress_and_honours_interrupt(pack, comfy):
     with pytest.raises(Interrupted):
         ChainRunner(OracleRenderer(steps=3), host_module.ComfyHost("7")).run(plan, ChunkSchedule(), MemorySink())
     assert comfy.sent[-1][1]["event"] == "error"
+
+
+@pytest.fixture
+def inside_comfyui(pack, comfy, monkeypatch):
+    """The pack's node modules as they behave inside ComfyUI (with the stand-in modules above)."""
+    host_module = sys.modules[pack.__name__ + ".nodes.host"]
+    monkeypatch.setattr(host_module, "IN_COMFYUI", True)
+    return types.SimpleNamespace(
+        host=host_module,
+        files=importlib.import_module(pack.__name__ + ".nodes.model_files"),
+        outputs=importlib.import_module(pack.__name__ + ".nodes.outputs"),
+    )
+
+
+def test_model_files_come_from_comfyui_folders(inside_comfyui, comfy, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTX2CHAIN_MODELS", str(tmp_path / "ignored"))  # only for standalone use
+    first, extra = tmp_path / "models/checkpoints", tmp_path / "extra/checkpoints"
+    for path in (first / "ltx-2-19b-distilled.safetensors", extra / "ltx-2.3-22b-dev.safetensors", tmp_path / "ignored/checkpoints/x.safetensors"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    comfy.folders["checkpoints"] = ([first, extra], {".safetensors"})
+    files = inside_comfyui.files
+    assert files.list_models("checkpoints") == ["ltx-2-19b-distilled.safetensors", "ltx-2.3-22b-dev.safetensors"]
+    assert files.resolve("checkpoints", "ltx-2.3-22b-dev.safetensors") == extra / "ltx-2.3-22b-dev.safetensors"
+    assert files.list_models("latent_upscale_models") == []  # a folder kind this ComfyUI does not know
+    with pytest.raises(FileNotFoundError, match="looked in .*models/checkpoints"):
+        files.resolve("checkpoints", "x.safetensors")
+
+
+def test_outputs_go_to_the_comfyui_output_folder(inside_comfyui, comfy):
+    target = inside_comfyui.outputs.video_target("ltx2chain/fox")
+    assert target.path == comfy.output / "ltx2chain/fox_00001_.mp4"
+    assert target.run_dir == comfy.output / "ltx2chain_runs/ltx2chain/fox"
+    assert inside_comfyui.host.blocked_output("turn on return_frames") == ("blocked", "turn on return_frames")
+
+
+def test_managed_modules_hand_our_modules_to_model_management(inside_comfyui, comfy):
+    import torch
+
+    modules = {"transformer": torch.nn.Linear(2, 2), "video_decoder": torch.nn.Conv2d(1, 1, 1)}
+    load, offload, dtype = inside_comfyui.host.model_placement()
+    assert (load, offload, dtype) == (torch.device("cpu"), torch.device("cpu"), "bf16")
+    managed = inside_comfyui.host.ManagedModules(modules, torch.device("cuda"), offload)
+    assert {n: (p.model, p.load_device, p.offload_device) for n, p in managed.patchers.items()} == {
+        n: (m, torch.device("cuda"), torch.device("cpu")) for n, m in modules.items()
+    }
+    managed.load()
+    ((loaded, full),) = comfy.loads
+    assert loaded == list(managed.patchers.values()) and full  # plain torch layers: full loads only
+
+
+def test_core_model_patcher_is_preferred_when_comfyui_has_it(inside_comfyui, comfy):
+    import torch
+
+    class Dynamic(sys.modules["comfy.model_patcher"].ModelPatcher):
+        pass
+
+    sys.modules["comfy.model_patcher"].CoreModelPatcher = Dynamic  # rebound at start-up by dynamic VRAM
+    managed = inside_comfyui.host.ManagedModules({"vocoder": torch.nn.Linear(1, 1)}, torch.device("cpu"), torch.device("cpu"))
+    assert type(managed.patchers["vocoder"]) is Dynamic
