@@ -15,9 +15,9 @@ from pathlib import Path
 
 from .chain.plan import DEFAULT_MAX_CHUNKS, make_plan
 from .chain.report import plan_report
-from .pipeline.settings import HANDOFF_MODES
 from .chain.schedule import ChunkSchedule, ScheduleError
 from .errors import InputError
+from .pipeline.settings import HANDOFF_MODES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,8 +123,6 @@ def _split(spec: str, sep: str, default: str, field: str) -> tuple[str, str]:
 
 def _render(args: argparse.Namespace) -> int:
     import shutil
-
-    import torch
 
     from .chain.progress import ProgressTracker
     from .host import StandaloneHost

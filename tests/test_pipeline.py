@@ -12,13 +12,13 @@ from safetensors.torch import save_file
 
 from ltx2.chain.plan import make_plan
 from ltx2.chain.schedule import ChunkSchedule
+from ltx2.chain.store import RunStore
 from ltx2.host import ChainCancelled, StandaloneHost
 from ltx2.model.patchify import patchify_audio
 from ltx2.pipeline.models import demo_models
 from ltx2.pipeline.renderer import LTXChunkRenderer
 from ltx2.pipeline.run import render_chain
 from ltx2.pipeline.settings import RenderSettings
-from ltx2.chain.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 AAC_FRAME = 1024

@@ -31,7 +31,12 @@ from ..chain.plan import latent_frames, sample_at_frame
 from ..chain.runner import ChunkJob, ChunkMedia, StepCallback
 from ..chain.store import ChunkRecord
 from ..errors import InputError
-from ..model.patchify import patchify_audio, patchify_video, unpatchify_audio, unpatchify_video
+from ..model.patchify import (
+    patchify_audio,
+    patchify_video,
+    unpatchify_audio,
+    unpatchify_video,
+)
 from ..model.positions import audio_positions, keyframe_positions, video_positions
 from ..model.vae_tiling import decode_frames, encode_frames
 from ..sampling.conditioning import append_tokens, keep_before, noised, replace_tokens

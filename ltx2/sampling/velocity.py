@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from ..model.transformer import ISOLATED, AudioVideoTransformer, ModalityInput, Perturbation
+from ..model.transformer import (
+    ISOLATED,
+    AudioVideoTransformer,
+    ModalityInput,
+    Perturbation,
+)
 from .guidance import NO_GUIDANCE, Guidance
 from .tokens import TokenState
 
