@@ -1,7 +1,7 @@
 """ComfyUI nodes of LTX-2 Chain: thin adapters over the ``ltx2`` engine."""
 
-from .host import ComfyExtension
 from . import schedule_nodes
+from .host import ComfyExtension
 from .plan_preview import PlanPreview
 
 NODES = [PlanPreview, *schedule_nodes.NODES]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 
-from ..ltx2.chain.plan import DEFAULT_MAX_CHUNKS, MAX_CLIP_FRAMES, MAX_FPS, MAX_TOTAL_FRAMES, make_plan
+from ..ltx2.chain.plan import (
+    DEFAULT_MAX_CHUNKS,
+    MAX_CLIP_FRAMES,
+    MAX_FPS,
+    MAX_TOTAL_FRAMES,
+    make_plan,
+)
 from ..ltx2.chain.report import plan_report
 from ..ltx2.chain.schedule import ChunkSchedule
 from .host import CATEGORY, NODE_PREFIX, io

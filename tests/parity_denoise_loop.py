@@ -4,9 +4,19 @@ import torch
 
 from ltx2.loading.checkpoint import CheckpointFile
 from ltx2.loading.transformer import load_transformer
-from ltx2.model.patchify import patchify_audio, patchify_video, unpatchify_audio, unpatchify_video
+from ltx2.model.patchify import (
+    patchify_audio,
+    patchify_video,
+    unpatchify_audio,
+    unpatchify_video,
+)
 from ltx2.model.positions import audio_positions, keyframe_positions, video_positions
-from ltx2.sampling.conditioning import append_tokens, keep_before, noised, replace_tokens
+from ltx2.sampling.conditioning import (
+    append_tokens,
+    keep_before,
+    noised,
+    replace_tokens,
+)
 from ltx2.sampling.euler import sample
 from ltx2.sampling.tokens import TokenState
 from ltx2.sampling.velocity import DiTVelocity

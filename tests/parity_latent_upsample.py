@@ -1,12 +1,12 @@
 """Latent upsamplers inside the pipelines' un-normalise / normalise sandwich (video VAE statistics)."""
 
 import torch
+from reference import path
 
 from ltx2.loading.checkpoint import CheckpointFile
 from ltx2.loading.upsampler import load_latent_upsampler
 from ltx2.loading.video_vae import load_video_encoder
 from ltx2.model.upsampler import upsample_latent
-from reference import path
 
 
 def run(case):

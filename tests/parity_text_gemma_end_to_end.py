@@ -1,14 +1,14 @@
 """Token ids -> HF Gemma 3 hidden states -> the LTX text path, against the reference."""
 
 import torch
+from parity_text_embeddings import check_text_path
+from reference import path
 
 from ltx2.loading.checkpoint import CheckpointFile
 from ltx2.loading.gemma import load_gemma_text_model
 from ltx2.loading.text_encoder import load_feature_extractor
 from ltx2.text.encoder import TextEncoder
 from ltx2.text.gemma import GemmaEncoder
-from parity_text_embeddings import check_text_path
-from reference import path
 
 
 def run(case):

@@ -7,12 +7,12 @@ at their stored 1e-2 (README section 5).
 from __future__ import annotations
 
 import torch
+from parity_transformer_forward import inputs
+from reference import path
 
 from ltx2.loading.checkpoint import CheckpointFile
 from ltx2.loading.lora import read_lora
 from ltx2.loading.transformer import load_transformer
-from parity_transformer_forward import inputs
-from reference import path
 
 
 def run(case) -> None:

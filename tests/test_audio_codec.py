@@ -4,11 +4,11 @@ import math
 
 import pytest
 import torch
+from reference import checkpoint_entry, path, rel_l2
 
 from ltx2.audio import rates
 from ltx2.audio.codec import AudioCodec
 from ltx2.loading.checkpoint import CheckpointFile
-from reference import checkpoint_entry, path, rel_l2
 
 
 @pytest.fixture(scope="module", params=[("ltx2", 24000, 240), ("ltx23", 48000, 480)], ids=["ltx2", "ltx23"])

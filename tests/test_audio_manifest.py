@@ -2,11 +2,11 @@
 ``audio_vae.*`` and ``vocoder.*`` keys and shapes of the real 19B and 2.3 files (README section 2 mapping)."""
 
 import pytest
+from reference import manifest
 
 from ltx2.loading.build import build_on_meta
 from ltx2.model.audio_vae import AudioDecoder, AudioEncoder, AudioVAEConfig
 from ltx2.model.vocoder import BandwidthExtendedVocoder, Generator, build_vocoder
-from reference import manifest
 
 
 def file_keys(module, part_prefix):

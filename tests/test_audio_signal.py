@@ -4,11 +4,11 @@ import math
 
 import pytest
 import torch
+from reference import rel_l2
 
 from ltx2.audio import rates
 from ltx2.audio.mel import MelFrontEnd
 from ltx2.audio.resample import resample
-from reference import rel_l2
 
 
 def windowed_sinc(x: torch.Tensor, orig: int, new: int) -> torch.Tensor:

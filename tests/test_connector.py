@@ -1,10 +1,10 @@
 """Text connectors beyond the reference cases (those run in tests/parity_text_embeddings.py)."""
 
 import torch
+from reference import Case, cases
 
 from ltx2.loading.checkpoint import CheckpointFile
 from ltx2.loading.transformer import load_text_connectors
-from reference import Case, cases
 
 CASES = [e for e in cases() if e["kind"] == "text_embeddings"]
 

@@ -1,10 +1,10 @@
 import pytest
 import torch
+from reference import checkpoint_entry, manifest, path
 from torch import nn
 
 from ltx2.loading.build import CheckpointMismatch, build_on_meta, load_into
 from ltx2.loading.checkpoint import CheckpointFile, detect_architecture
-from reference import checkpoint_entry, manifest, path
 
 
 @pytest.mark.parametrize("name", ["ltx2", "ltx23"])

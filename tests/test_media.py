@@ -4,6 +4,7 @@ import time
 import av
 import pytest
 import torch
+from oracle import SAMPLE_RATE, PatternRenderer
 
 from ltx2.chain.plan import make_plan
 from ltx2.chain.runner import ChainRunner
@@ -12,7 +13,6 @@ from ltx2.host import ChainCancelled, StandaloneHost
 from ltx2.media.background import BackgroundSink, EncoderError
 from ltx2.media.mp4 import Mp4Writer
 from ltx2.media.sink import MemorySink
-from oracle import SAMPLE_RATE, PatternRenderer
 
 PLAN = make_plan(total_frames=100, fps="24000/1001", clip_frames=33, tail_frames=9)  # 4 chunks, the last cut
 AAC_FRAME = 1024

@@ -8,7 +8,6 @@ brings it; a PENDING kind whose runner passes fails too (strict), so the list on
 import importlib
 
 import pytest
-
 from reference import Case, cases
 
 PENDING = {

@@ -4,6 +4,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oracle import SAMPLE_RATE, OracleRenderer
 
 from ltx2.chain.events import ChainFailed, ChunkFinished, DenoiseStep
 from ltx2.chain.plan import make_plan, sample_at_frame
@@ -11,7 +12,6 @@ from ltx2.chain.runner import ChainRunner
 from ltx2.chain.schedule import ChunkSchedule
 from ltx2.host import ChainCancelled, StandaloneHost
 from ltx2.media.sink import MemorySink
-from oracle import SAMPLE_RATE, OracleRenderer
 
 
 def run(plan, schedule=None, renderer=None, run_dir=None, listeners=()):

@@ -1,8 +1,18 @@
 import torch
 
-from ltx2.sampling.conditioning import append_tokens, keep_before, noised, replace_tokens
+from ltx2.model.patchify import (
+    patchify_audio,
+    patchify_video,
+    unpatchify_audio,
+    unpatchify_video,
+)
+from ltx2.sampling.conditioning import (
+    append_tokens,
+    keep_before,
+    noised,
+    replace_tokens,
+)
 from ltx2.sampling.euler import sample
-from ltx2.model.patchify import patchify_audio, patchify_video, unpatchify_audio, unpatchify_video
 from ltx2.sampling.tokens import TokenState
 
 

@@ -2,7 +2,6 @@ import importlib
 
 import pytest
 import torch
-
 from test_pack import node_classes
 
 

@@ -2,17 +2,22 @@
 
 import pytest
 import torch
+from reference import Case, cases, manifest
+from text_fixtures import TINY_GEMMA, tiny_tokenizer
 
+from ltx2.loading.build import build_on_meta
 from ltx2.loading.checkpoint import CheckpointFile
 from ltx2.loading.gemma import GEMMA3_12B_TEXT_CONFIG, load_gemma_text_model
 from ltx2.loading.text_encoder import load_feature_extractor
 from ltx2.text.cache import PromptCache
 from ltx2.text.encoder import TextEncoder
-from ltx2.text.features import FeatureExtractorV1, FeatureExtractorV2, feature_extractor_from_config, feature_extractor_version
+from ltx2.text.features import (
+    FeatureExtractorV1,
+    FeatureExtractorV2,
+    feature_extractor_from_config,
+    feature_extractor_version,
+)
 from ltx2.text.gemma import GemmaEncoder
-from ltx2.loading.build import build_on_meta
-from reference import Case, cases, manifest
-from text_fixtures import TINY_GEMMA, tiny_tokenizer
 
 
 def entries(kind):

@@ -5,15 +5,25 @@ import shutil
 
 import pytest
 import torch
+from reference import path
 from safetensors.torch import save_file
+from text_fixtures import (
+    TINY_GEMMA,
+    save_tiny_tokenizer,
+    tiny_gemma_state,
+    tiny_text_config,
+    tiny_tokenizer,
+)
 
 from ltx2.loading.build import CheckpointMismatch, build_on_meta
 from ltx2.loading.checkpoint import CheckpointFile
-from ltx2.loading.gemma import GEMMA3_12B_TEXT_CONFIG, load_gemma_text_model, load_gemma_tokenizer
+from ltx2.loading.gemma import (
+    GEMMA3_12B_TEXT_CONFIG,
+    load_gemma_text_model,
+    load_gemma_tokenizer,
+)
 from ltx2.loading.text_encoder import load_text_encoder
 from ltx2.text.gemma import GemmaEncoder
-from reference import path
-from text_fixtures import TINY_GEMMA, save_tiny_tokenizer, tiny_gemma_state, tiny_text_config, tiny_tokenizer
 
 LTX23 = path("fixtures/checkpoints/tiny-ltx-2.3-22b.safetensors")
 IDS = torch.tensor([[0, 0, 0, 2, 17, 99, 4, 250, 31, 8]])

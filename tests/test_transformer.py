@@ -1,10 +1,10 @@
 """DiT behaviour beyond the fixtures: per-sample perturbations in one batch (batched guidance passes)."""
 
 import torch
-
-from ltx2.model.transformer import ISOLATED, ModalityInput, Perturbation
 from parity_transformer_forward import inputs, load, positions
 from reference import Case, cases
+
+from ltx2.model.transformer import ISOLATED, ModalityInput, Perturbation
 
 
 def stack(items: list[ModalityInput]) -> ModalityInput:

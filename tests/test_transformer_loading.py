@@ -4,12 +4,12 @@ import re
 
 import pytest
 import torch
+from parity_transformer_forward import inputs, positions
+from reference import Case, cases
 from safetensors.torch import save_file
 
 from ltx2.loading.checkpoint import CheckpointFile
 from ltx2.loading.transformer import load_text_connectors, load_transformer
-from parity_transformer_forward import inputs, positions
-from reference import Case, cases
 
 # Only the block Linears are fp8 in the official files.
 FP8_LINEAR = re.compile(r"^model\.diffusion_model\.transformer_blocks\.\d+\.\w+\.(to_[qkv]|to_out\.0|ff\.net\.0\.proj|ff\.net\.2)\.weight$")

@@ -4,12 +4,12 @@ import logging
 
 import pytest
 import torch
+from parity_transformer_forward import inputs
+from reference import Case, cases, path
 
 from ltx2.loading.checkpoint import CheckpointFile
 from ltx2.loading.lora import RuntimeLoras, fuse_lora, read_lora
 from ltx2.loading.transformer import load_transformer
-from parity_transformer_forward import inputs
-from reference import Case, cases, path
 
 ENTRY = next(e for e in cases() if e["case"] == "ltx23/transformer_forward_lora")
 

@@ -1,12 +1,12 @@
 """Full-size 19B and 2.3 configs built on meta reproduce every ``model.diffusion_model.`` key and shape."""
 
 import pytest
+from reference import manifest
 
 from ltx2.loading.build import build_on_meta
 from ltx2.loading.transformer import DIT_PREFIX
 from ltx2.model.connector import ConnectorConfig, EmbeddingsConnector
 from ltx2.model.transformer import AudioVideoTransformer
-from reference import manifest
 
 
 @pytest.mark.parametrize("name", ["ltx-2-19b.json", "ltx-2.3-22b.json"])

@@ -6,16 +6,35 @@ import json
 
 import pytest
 import torch
+from reference import Case, cases, checkpoint_entry, manifest, path
 from safetensors.torch import save_file
 
 from ltx2.loading.build import CheckpointMismatch, build_on_meta
 from ltx2.loading.checkpoint import CheckpointFile
 from ltx2.loading.upsampler import load_latent_upsampler
-from ltx2.loading.video_vae import LEGACY_STATISTICS, load_video_decoder, load_video_encoder
+from ltx2.loading.video_vae import (
+    LEGACY_STATISTICS,
+    load_video_decoder,
+    load_video_encoder,
+)
 from ltx2.model.upsampler import LatentUpsampler, UpsamplerConfig
-from ltx2.model.vae_tiling import AxisTiling, VideoTiling, decode_frames, encode_frames, split_axis, tiled_decode, tiled_encode
-from ltx2.model.video_vae import VideoDecoder, VideoEncoder, VideoVAEConfig, frames_to_pixels, pixels_to_frames, unpatchify
-from reference import Case, cases, checkpoint_entry, manifest, path
+from ltx2.model.vae_tiling import (
+    AxisTiling,
+    VideoTiling,
+    decode_frames,
+    encode_frames,
+    split_axis,
+    tiled_decode,
+    tiled_encode,
+)
+from ltx2.model.video_vae import (
+    VideoDecoder,
+    VideoEncoder,
+    VideoVAEConfig,
+    frames_to_pixels,
+    pixels_to_frames,
+    unpatchify,
+)
 
 
 def tiny(arch: str) -> CheckpointFile:

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from test_pack import node_classes
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "example_workflows"

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import torch
-
 from reference import path
 
 TINY_GEMMA = path("fixtures/checkpoints/tiny-gemma3")

@@ -17,7 +17,15 @@ import torch
 
 from ..host import ChainCancelled, Host
 from ..media.sink import MediaSink
-from .events import ChainFailed, ChainFinished, ChainStarted, ChunkFinished, ChunkStarted, DenoiseStep, Stitching
+from .events import (
+    ChainFailed,
+    ChainFinished,
+    ChainStarted,
+    ChunkFinished,
+    ChunkStarted,
+    DenoiseStep,
+    Stitching,
+)
 from .plan import ChainPlan, ChunkPlan, sample_at_frame
 from .schedule import ChunkParams, ChunkSchedule
 from .store import ChunkRecord, RunStore, chunk_key

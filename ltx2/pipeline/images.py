@@ -1,0 +1,32 @@
+"""Conditioning images: loaded from files (PyAV decodes PNG/JPEG/...) and fitted to the video size."""
+
+from __future__ import annotations
+
+import os
+
+import av
+import torch
+import torch.nn.functional as F
+
+
+def load_image(path: str | os.PathLike) -> torch.Tensor:
+    """An image file -> [H, W, 3] float in 0..1."""
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+    except (av.error.FFmpegError, StopIteration, OSError) as e:
+        raise ValueError(f"cannot read image {path}: {e}") from None
+    return torch.from_numpy(frame.to_ndarray(format="rgb24")).float() / 255
+
+
+def fit_image(image: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """[H, W, 3] or [1, H, W, 3] in 0..1 -> [height, width, 3]: scaled to cover, then centre-cropped."""
+    if image.dim() == 4:
+        image = image[0]
+    h, w = image.shape[:2]
+    scale = max(height / h, width / w)
+    size = (max(height, round(h * scale)), max(width, round(w * scale)))
+    x = image.permute(2, 0, 1)[None].float()
+    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    top, left = (size[0] - height) // 2, (size[1] - width) // 2
+    return x[0, :, top : top + height, left : left + width].permute(1, 2, 0).clamp(0, 1)

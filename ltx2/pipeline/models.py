@@ -1,0 +1,204 @@
+"""Everything one render needs, loaded together: DiT (with runtime LoRAs), text encoder, VAEs and vocoder.
+
+``load_models`` reads an official LTX-2 / LTX-2.3 checkpoint plus a Gemma 3 text encoder. ``demo_models``
+builds a tiny model with random weights in memory, the same architecture at toy sizes, so the whole pipeline
+runs (and writes real MP4s with sound) with nothing downloaded. Its pictures and sound are noise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..audio.codec import AudioCodec
+from ..audio.mel import MelFrontEnd
+from ..loading.checkpoint import CheckpointFile, detect_architecture
+from ..loading.lora import RuntimeLoras, read_lora
+from ..loading.text_encoder import load_text_encoder
+from ..loading.transformer import load_text_connectors, load_transformer
+from ..loading.video_vae import load_video_decoder, load_video_encoder
+from ..model.audio_vae import AudioDecoder, AudioEncoder, AudioVAEConfig
+from ..model.connector import ConnectorConfig, EmbeddingsConnector
+from ..model.transformer import AudioVideoTransformer
+from ..model.video_vae import VideoDecoder, VideoEncoder, VideoVAEConfig
+from ..model.vocoder import build_vocoder
+from ..text.cache import PromptCache
+from ..text.encoder import TextEncoder
+from ..text.features import feature_extractor_from_config
+from ..text.gemma import GemmaEncoder
+
+DEMO_CONFIG = Path(__file__).with_name("demo_config.json")
+DEMO_TEXT_TOKENS = 128
+DEMO_GEMMA = {
+    "model_type": "gemma3_text", "vocab_size": 128, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 3,
+    "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8, "sliding_window": 16, "max_position_embeddings": 512,
+    "layer_types": ["sliding_attention", "full_attention", "sliding_attention"], "pad_token_id": 0, "eos_token_id": 1,
+    "bos_token_id": 2, "query_pre_attn_scalar": 8, "rms_norm_eps": 1e-6,
+}  # fmt: skip
+
+
+@dataclass
+class LTXModels:
+    arch: str
+    config: dict
+    transformer: AudioVideoTransformer
+    text: TextEncoder
+    video_encoder: VideoEncoder
+    video_decoder: VideoDecoder
+    audio: AudioCodec
+    device: torch.device
+    dtype: torch.dtype
+    name: str
+    """What was loaded (file names or ``demo:<seed>``); part of every chunk's resume key."""
+    loras: RuntimeLoras = field(init=False)
+    prompts: PromptCache = field(init=False)
+    lora_files: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.loras = RuntimeLoras(self.transformer)
+        self.prompts = PromptCache(self.text)
+
+    def add_lora(self, name: str, path: str | os.PathLike, scale: float = 1.0) -> int:
+        """Attach a LoRA file unfused under ``name`` (the name schedules use); returns the layers it touches."""
+        touched = self.loras.add(name, read_lora(path), scale)
+        self.lora_files[name] = Path(path).name
+        return touched
+
+    def modules(self) -> dict[str, nn.Module]:
+        """Every module that holds weights (for a host's memory management)."""
+        parts = {
+            "transformer": self.transformer,
+            "text_encoder": self.text.gemma.model,
+            "text_features": self.text.feature_extractor,
+            "video_encoder": self.video_encoder,
+            "video_decoder": self.video_decoder,
+            "audio_encoder": self.audio.encoder,
+            "audio_decoder": self.audio.decoder,
+            "vocoder": self.audio.vocoder,
+        }
+        for side in ("video", "audio"):
+            connector = getattr(self.text, f"{side}_connector")
+            if isinstance(connector, nn.Module):
+                parts[f"{side}_connector"] = connector
+        return parts
+
+    @property
+    def latent_channels(self) -> int:
+        return self.transformer.cfg.in_channels
+
+
+def load_models(
+    checkpoint: str | os.PathLike,
+    gemma: str | os.PathLike,
+    *,
+    tokenizer: str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    fused_loras: tuple[tuple[str, float], ...] = (),
+) -> LTXModels:
+    """An official checkpoint plus Gemma 3 (a model folder or ComfyUI's single file), on ``device`` in ``dtype``.
+
+    ``fused_loras``: (file, strength) pairs merged into the DiT at load (e.g. the distilled LoRA).
+    """
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    ckpt = CheckpointFile(checkpoint)
+    connectors = load_text_connectors(ckpt, device=device, dtype=dtype)
+    text = load_text_encoder(
+        ckpt, gemma, tokenizer=tokenizer, video_connector=connectors[0], audio_connector=connectors[1], device=device, dtype=dtype
+    )
+    name = json.dumps({"checkpoint": Path(checkpoint).name, "gemma": Path(gemma).name, "fused": [(Path(p).name, s) for p, s in fused_loras]})
+    return LTXModels(
+        arch=detect_architecture(ckpt.config),
+        config=ckpt.config,
+        transformer=load_transformer(ckpt, device=device, dtype=dtype, loras=list(fused_loras)),
+        text=text,
+        video_encoder=load_video_encoder(ckpt, device=device, dtype=dtype),
+        video_decoder=load_video_decoder(ckpt, device=device, dtype=dtype),
+        audio=AudioCodec.from_checkpoint(ckpt, device=device, dtype=dtype),
+        device=device,
+        dtype=dtype,
+        name=name,
+    )
+
+
+# --- the tiny demo model ----------------------------------------------------------------------------------
+
+_SELF_INITIALISED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.GroupNorm, nn.LayerNorm, nn.Embedding)
+
+
+def _randomise(module: nn.Module, generator: torch.Generator) -> None:
+    """Give every tensor PyTorch left uninitialised (custom parameters and stored buffers) a sane random value;
+    standard layers keep their own (seeded) initialisation."""
+    with torch.no_grad():
+        for owner in module.modules():
+            if isinstance(owner, _SELF_INITIALISED):
+                continue
+            tensors = [*owner.named_parameters(recurse=False), *owner.named_buffers(recurse=False)]
+            for name, t in tensors:
+                if not t.is_floating_point():
+                    continue
+                if name.startswith("std"):
+                    t.fill_(1.0)
+                elif name.startswith("mean"):
+                    t.zero_()
+                else:
+                    t.copy_(torch.randn(t.shape, generator=generator) * 0.02)
+
+
+def demo_tokenizer():
+    """A character-level Gemma tokenizer for the demo model (any prompt tokenises; no download)."""
+    from transformers import GemmaTokenizer
+
+    chars = " abcdefghijklmnopqrstuvwxyz0123456789.,!?'-"
+    vocab = {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, **{c: 4 + i for i, c in enumerate(chars)}}
+    return GemmaTokenizer(vocab=vocab, merges=[], add_bos_token=True)
+
+
+def demo_models(device: str | torch.device = "cpu", seed: int = 0) -> LTXModels:
+    """The LTX-2 architecture at toy sizes with random weights (seeded): a pipeline demo, not a video model."""
+    from transformers import Gemma3TextConfig, Gemma3TextModel
+
+    device = torch.device(device)
+    config = json.loads(DEMO_CONFIG.read_text())
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # the standard layers' own initialisation
+    t = config["transformer"]
+    gemma = Gemma3TextModel(Gemma3TextConfig(**DEMO_GEMMA)).eval()
+    text = TextEncoder(
+        GemmaEncoder(gemma, demo_tokenizer(), max_length=DEMO_TEXT_TOKENS),
+        feature_extractor_from_config(t, DEMO_GEMMA["hidden_size"], DEMO_GEMMA["num_hidden_layers"] + 1),
+        video_connector=EmbeddingsConnector(ConnectorConfig.from_config(t, audio=False)),
+        audio_connector=EmbeddingsConnector(ConnectorConfig.from_config(t, audio=True)),
+    )
+    audio_cfg = AudioVAEConfig.from_config(config["audio_vae"])
+    vae_cfg = VideoVAEConfig.from_checkpoint_config(config)
+    parts = {
+        "transformer": AudioVideoTransformer.from_config(config),
+        "video_encoder": VideoEncoder(vae_cfg),
+        "video_decoder": VideoDecoder(vae_cfg),
+        "audio_encoder": AudioEncoder(audio_cfg),
+        "audio_decoder": AudioDecoder(audio_cfg),
+        "vocoder": build_vocoder(config["vocoder"]),
+    }
+    for module in [*parts.values(), text.feature_extractor, text.video_connector, text.audio_connector]:
+        _randomise(module, generator)
+    for module in [*parts.values(), gemma, text.feature_extractor, text.video_connector, text.audio_connector]:
+        module.to(device).eval()
+    return LTXModels(
+        arch=detect_architecture(config),
+        config=config,
+        transformer=parts["transformer"],
+        text=text,
+        video_encoder=parts["video_encoder"],
+        video_decoder=parts["video_decoder"],
+        audio=AudioCodec(MelFrontEnd.from_config(config["audio_vae"]), parts["audio_encoder"], parts["audio_decoder"], parts["vocoder"]),
+        device=device,
+        dtype=torch.float32,
+        name=f"demo:{seed}",
+    )

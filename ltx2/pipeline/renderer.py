@@ -1,0 +1,202 @@
+"""The LTX-2 chunk renderer: the one place where the chain meets the model.
+
+For chunk i it encodes the chunk's prompt (once per distinct text), sets the runtime LoRA scales, builds the
+video and audio token states from seeded noise, conditions them, denoises, and returns the chunk's latents and
+the handoff for chunk i+1. Conditioning of a continuation:
+
+* **video tail**: the previous chunk's last T frames (T = 8m+1) fill latent slots 0..m of this chunk at the
+  handoff strength. In ``reencode`` mode they are VAE-encoded on this chunk's own time axis, so slot 0 is a
+  true single-frame latent; in ``latent`` mode slots 1..m reuse the previous chunk's last m latents and only
+  slot 0 is encoded from one frame. ``tail_noise`` mixes seeded noise into the tail before it conditions.
+* **audio tail, by time**: the previous chunk's decoded sound over the same T/fps seconds is encoded on this
+  chunk's axis; audio tokens that end within those seconds are kept clean, the rest are generated, so the
+  sound continues instead of restarting.
+* **anchors**: an image pinned to chunk 0's first frame replaces latent slot 0 (image-to-video); any other
+  anchor (a continuation's first frame, any last frame) is appended as keyframe tokens at its frame and
+  removed after sampling.
+* **drift**: each chunk's latent statistics are pulled toward the first chunk's (``settings.drift``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+
+import torch
+
+from ..audio.rates import LATENTS_PER_SECOND
+from ..chain.drift import LatentStats, latent_stats, pull_toward
+from ..chain.plan import latent_frames, sample_at_frame
+from ..chain.runner import ChunkJob, ChunkMedia, StepCallback
+from ..chain.store import ChunkRecord
+from ..errors import InputError
+from ..model.patchify import (
+    patchify_audio,
+    patchify_video,
+    unpatchify_audio,
+    unpatchify_video,
+)
+from ..model.positions import audio_positions, keyframe_positions, video_positions
+from ..model.vae_tiling import decode_frames, encode_frames
+from ..sampling.conditioning import append_tokens, keep_before, noised, replace_tokens
+from ..sampling.euler import sample
+from ..sampling.guidance import NO_GUIDANCE, Guidance
+from ..sampling.tokens import TokenState
+from ..sampling.velocity import DiTVelocity
+from .images import fit_image, load_image
+from .models import LTXModels
+from .settings import RenderSettings
+
+
+def audio_latents_for(frames: int, fps: Fraction) -> int:
+    """Audio latent steps for a chunk: enough that the decoded sound ((4T - 3) mel frames) covers every frame."""
+    return math.ceil(Fraction(LATENTS_PER_SECOND * frames) / Fraction(fps) + Fraction(3, 4))
+
+
+class LTXChunkRenderer:
+    def __init__(self, models: LTXModels, settings: RenderSettings, images: dict[str, torch.Tensor] | None = None):
+        self.models = models
+        self.settings = settings
+        self.images = dict(images or {})
+        self._decoded: tuple[int, ChunkMedia] | None = None  # a chunk decoded inside render() for its tail
+
+    def fingerprint(self) -> str:
+        return json.dumps({"renderer": "ltx/1", "models": self.models.name, "loras": self.models.lora_files, "settings": self.settings.fingerprint()}, sort_keys=True)
+
+    # --- pieces ----------------------------------------------------------------------------------------
+
+    @property
+    def _grid(self) -> tuple[int, int]:
+        return self.settings.height // 32, self.settings.width // 32
+
+    def _encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames [F, H, W, 3] (F = 8k+1; float 0..1 or uint8) -> normalised latent [1, C, k+1, h, w] in float32."""
+        if frames.dtype == torch.uint8:
+            frames = frames.float() / 255
+        return encode_frames(self.models.video_encoder, frames, self.settings.tile).float()
+
+    def _image(self, name: str) -> torch.Tensor:
+        if name not in self.images:
+            try:
+                self.images[name] = load_image(name)
+            except ValueError:
+                raise InputError([("anchors", f"image {name!r} is neither a connected image nor a readable file")]) from None
+        return fit_image(self.images[name], self.settings.width, self.settings.height)
+
+    def _apply_loras(self, job: ChunkJob) -> None:
+        loras = self.models.loras
+        for name, scale in job.params.loras:
+            if name not in loras.names:
+                attached = ", ".join(n for n in loras.names if n) or "none"
+                raise InputError([(f"loras (chunk {job.index})", f"LoRA {name!r} is not loaded; load it first (loaded: {attached})")])
+            loras.set_scale(name, scale)
+
+    def _guidance(self, job: ChunkJob) -> tuple[Guidance, Guidance]:
+        g = job.params.guidance
+        return (NO_GUIDANCE, NO_GUIDANCE) if g is None or g == 1.0 else (Guidance(cfg=g), Guidance(cfg=g))
+
+    def _video_state(self, job: ChunkJob, handoff, generator: torch.Generator) -> TokenState:
+        m, p, c = self.models, job.params, job.chunk
+        h, w = self._grid
+        fps = float(job.plan.fps)
+        f = c.latent_frames
+        state = TokenState.empty(torch.zeros(1, f * h * w, m.latent_channels, device=m.device), video_positions(f, h, w, fps, device=m.device))
+        if handoff is not None:
+            if self.settings.handoff == "latent":
+                tail = torch.cat([self._encode(handoff["frames"][:1]), handoff["video_latents"].to(m.device)], dim=2)
+            else:
+                tail = self._encode(handoff["frames"])
+            tokens = patchify_video(tail)
+            if p.tail_noise:
+                tokens = torch.lerp(tokens, torch.randn(tokens.shape, generator=generator).to(tokens.device), p.tail_noise)
+            state = replace_tokens(state, 0, tokens, p.handoff_strength)
+        for anchor in p.anchors:
+            tokens = patchify_video(self._encode(self._image(anchor.image)[None]))
+            if anchor.position == "first" and handoff is None:
+                state = replace_tokens(state, 0, tokens, anchor.strength)
+            else:
+                frame = 0 if anchor.position == "first" else c.frames - 1
+                state = append_tokens(state, tokens, keyframe_positions(frame, 1, h, w, fps, device=m.device), anchor.strength)
+        return state
+
+    def _audio_state(self, job: ChunkJob, handoff) -> TokenState:
+        m = self.models
+        steps = audio_latents_for(job.chunk.frames, job.plan.fps)
+        channels = m.transformer.cfg.audio_in_channels
+        state = TokenState.empty(torch.zeros(1, steps, channels, device=m.device), audio_positions(steps, device=m.device))
+        if handoff is not None:
+            carried = patchify_audio(m.audio.encode_audio(handoff["audio"], int(handoff["audio_rate"]))[None]).float()
+            clean = torch.zeros_like(state.latent)
+            n = min(steps, carried.shape[1])
+            clean[:, :n] = carried[:, :n].to(clean.device)
+            state = keep_before(state, clean, job.plan.tail_frames / float(job.plan.fps))
+        return state
+
+    # --- the renderer protocol -------------------------------------------------------------------------
+
+    def render(self, job: ChunkJob, handoff: dict[str, torch.Tensor] | None, on_step: StepCallback) -> ChunkRecord:
+        m, p, c = self.models, job.params, job.chunk
+        if p.denoise != 1.0:
+            raise InputError([(f"denoise (chunk {c.index})", "values below 1 need an initial video to refine, which chains do not have; use handoff_strength or tail_noise")])
+        self._apply_loras(job)
+        video_guidance, audio_guidance = self._guidance(job)
+        needs_negative = video_guidance.needs_negative or audio_guidance.needs_negative
+        positive, negative = m.prompts.get(p.prompt, p.negative_prompt if needs_negative else None)
+
+        generator = torch.Generator().manual_seed(p.seed)
+        video = self._video_state(job, handoff, generator)
+        audio = self._audio_state(job, handoff)
+        video = noised(video, torch.randn(video.latent.shape, generator=generator).to(m.device))
+        audio = noised(audio, torch.randn(audio.latent.shape, generator=generator).to(m.device))
+
+        model = DiTVelocity(
+            m.transformer,
+            positive.video.to(m.device),
+            positive.audio.to(m.device),
+            negative=None if negative is None else (negative.video.to(m.device), negative.audio.to(m.device)),
+            guidance=(video_guidance, audio_guidance),
+        )
+        with torch.inference_mode():
+            video, audio = sample(model, video, audio, torch.tensor(self.settings.sigmas, device=m.device), on_step=on_step)
+        h, w = self._grid
+        video_latent = unpatchify_video(video.target().latent, c.latent_frames, h, w).float()
+        audio_latent = unpatchify_audio(audio.latent, m.audio.decoder.cfg.z_channels).float()
+
+        reference = None
+        if self.settings.drift:
+            if handoff is None:
+                reference = latent_stats(video_latent)
+            else:
+                reference = LatentStats(handoff["drift_mean"].to(m.device), handoff["drift_std"].to(m.device))
+                video_latent = pull_toward(video_latent, reference, self.settings.drift)
+        latents = {"video": video_latent.cpu(), "audio": audio_latent.cpu()}
+        return ChunkRecord(latents, self._handoff(job, latents, reference) if c.tail_frames else None)
+
+    def _handoff(self, job: ChunkJob, latents: dict[str, torch.Tensor], reference: LatentStats | None) -> dict[str, torch.Tensor]:
+        c, fps = job.chunk, job.plan.fps
+        media = self._decode(latents)
+        self._decoded = (c.index, media)
+        t = c.tail_frames
+        a = sample_at_frame(c.frames - t, fps, media.sample_rate)
+        b = sample_at_frame(c.frames, fps, media.sample_rate)
+        # uint8, as the frames are delivered: 4x smaller in the run directory, identical whether resumed or not
+        frames = media.frames[-t:].mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
+        out = {"frames": frames, "audio": media.audio[:, a:b].clone(), "audio_rate": torch.tensor(media.sample_rate)}
+        if self.settings.handoff == "latent":
+            out["video_latents"] = latents["video"][:, :, -(latent_frames(t) - 1) :].clone()
+        if reference is not None:
+            out["drift_mean"], out["drift_std"] = reference.mean.cpu(), reference.std.cpu()
+        return out
+
+    def _decode(self, latents: dict[str, torch.Tensor]) -> ChunkMedia:
+        m = self.models
+        frames = torch.cat(list(decode_frames(m.video_decoder, latents["video"].to(m.device, m.dtype), self.settings.tile)))
+        waveform, rate = m.audio.decode_audio(latents["audio"].to(m.device, m.dtype)[0])
+        return ChunkMedia(frames.float().cpu(), waveform.float().cpu(), rate)
+
+    def decode(self, job: ChunkJob, latents: dict[str, torch.Tensor]) -> ChunkMedia:
+        if self._decoded is not None and self._decoded[0] == job.index:
+            media, self._decoded = self._decoded[1], None
+            return media
+        return self._decode(latents)

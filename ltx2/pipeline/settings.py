@@ -1,0 +1,50 @@
+"""How chunks are rendered: everything outside the schedule that decides the picture."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from ..errors import InputError
+from ..model.vae_tiling import VideoTiling
+from ..sampling.schedules import DISTILLED_STAGE1, shifted_sigmas
+
+HANDOFF_MODES = ("reencode", "latent")
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    width: int = 768
+    height: int = 512
+    sigmas: tuple[float, ...] = DISTILLED_STAGE1
+    """The sigma schedule (default: the distilled 8 steps; ``full_schedule(steps)`` for the full models)."""
+    handoff: Literal["reencode", "latent"] = "reencode"
+    """How a chunk's tail reaches the next: its decoded frames re-encoded on the receiver's time axis (slot
+    semantics exact), or its latents carried over (causal slot 0 re-encoded from one frame)."""
+    drift: float = 0.0
+    """Pull each chunk's latent statistics toward the first chunk's by this factor (0 = off)."""
+    anchor_continuations: bool = False
+    """Repeat chunk 0's first-frame anchor as a soft keyframe on later chunks (helps identity on LTX-2; LTX-2.3
+    treats repeated anchors as keyframes to reach, so it is off by default)."""
+    tile: VideoTiling | None = None
+    """VAE tiling for encode/decode (None: whole chunk at once)."""
+
+    def __post_init__(self):
+        problems = [(name, f"must be a positive multiple of 32, got {value}") for name, value in (("width", self.width), ("height", self.height)) if value < 32 or value % 32]
+        if self.handoff not in HANDOFF_MODES:
+            problems.append(("handoff", f"must be one of {', '.join(HANDOFF_MODES)}, got {self.handoff!r}"))
+        if len(self.sigmas) < 2 or self.sigmas[-1] != 0.0:
+            problems.append(("sigmas", "must hold at least two values and end at 0"))
+        if not 0.0 <= self.drift <= 1.0:
+            problems.append(("drift", f"must be in [0, 1], got {self.drift}"))
+        if problems:
+            raise InputError(problems)
+
+    def fingerprint(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, default=str)
+
+
+def full_schedule(steps: int) -> tuple[float, ...]:
+    """The full (non-distilled) models' shifted schedule with ``steps`` steps."""
+    return tuple(float(s) for s in shifted_sigmas(steps))

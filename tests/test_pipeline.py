@@ -1,0 +1,187 @@
+"""The LTX-2 pipeline end to end on the tiny demo model: chains, handoffs, schedules, resume, the CLI."""
+
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from ltx2.chain.plan import make_plan
+from ltx2.chain.schedule import ChunkSchedule
+from ltx2.chain.store import RunStore
+from ltx2.host import ChainCancelled, StandaloneHost
+from ltx2.model.patchify import patchify_audio
+from ltx2.pipeline.models import demo_models
+from ltx2.pipeline.renderer import LTXChunkRenderer
+from ltx2.pipeline.run import render_chain
+from ltx2.pipeline.settings import RenderSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+AAC_FRAME = 1024
+SETTINGS = RenderSettings(width=64, height=64, sigmas=(1.0, 0.7, 0.3, 0.0))
+
+
+@pytest.fixture(scope="module")
+def models():
+    return demo_models(seed=0)
+
+
+def probe(path):
+    with av.open(str(path)) as c:
+        rate = c.streams.video[0].average_rate
+        frames = sum(1 for _ in c.decode(video=0))
+    with av.open(str(path)) as c:
+        samples = sum(f.samples for f in c.decode(audio=0))
+        sample_rate = c.streams.audio[0].sample_rate
+    return rate, frames, samples, sample_rate
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "ltx2", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("frames, chain", [(25, []), (161, ["--clip-frames", "49", "--tail-frames", "17"])])
+def test_cli_demo_writes_exact_mp4(tmp_path, frames, chain):
+    out = tmp_path / "x.mp4"
+    r = cli("render", "--demo", "--frames", str(frames), *chain, "--width", "64", "--height", "64", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "DEMO" in r.stderr and r.stdout.strip() == str(out)
+    rate, n, samples, sample_rate = probe(out)
+    assert (rate, n) == (24, frames)
+    assert abs(samples - frames / 24 * sample_rate) <= AAC_FRAME
+    assert not (tmp_path / "x.mp4.ltx2run").exists(), "the run directory is removed after success"
+
+
+def test_cli_render_errors_name_the_field(tmp_path):
+    r = cli("render", "--frames", "25", "--out", str(tmp_path / "x.mp4"))
+    assert r.returncode == 2 and "error: --checkpoint:" in r.stderr
+    r = cli("render", "--demo", "--frames", "25", "--width", "100", "--out", str(tmp_path / "x.mp4"))
+    assert r.returncode == 2 and "error: width: must be a positive multiple of 32, got 100" in r.stderr
+
+
+def tiny_lora(models, path: Path) -> Path:
+    """A rank-2 LoRA on two of the demo DiT's attention projections, in the official key layout."""
+    g = torch.Generator().manual_seed(1)
+    tensors = {}
+    for target in ("transformer_blocks.0.attn1.to_q", "transformer_blocks.1.attn2.to_v"):
+        linear = models.transformer.get_submodule(target)
+        tensors[f"diffusion_model.{target}.lora_A.weight"] = torch.randn(2, linear.in_features, generator=g)
+        tensors[f"diffusion_model.{target}.lora_B.weight"] = torch.randn(linear.out_features, 2, generator=g)
+    save_file(tensors, str(path))
+    return path
+
+
+def test_chain_with_prompt_changes_and_a_lora_ramp(models, tmp_path):
+    models.add_lora("style", tiny_lora(models, tmp_path / "style.safetensors"), 0.0)
+    try:
+        plan = make_plan(total_frames=113, fps=24, clip_frames=33, tail_frames=9)  # 5 chunks
+        schedule = ChunkSchedule.parse(
+            {
+                "prompt": "a fox walks",
+                "prompts": [{"chunk": 2, "text": "the fox runs"}, {"chunk": 4, "text": "the fox sleeps"}],
+                "seed": 7,
+                "loras": [{"name": "style", "keyframes": [{"chunk": 0, "scale": 0.0}, {"chunk": 4, "scale": 1.0}]}],
+            }
+        )
+        seen = []
+        renderer = LTXChunkRenderer(models, SETTINGS)
+        original = renderer.render
+
+        def spy(job, handoff, on_step):
+            seen.append((job.index, job.params.prompt, models.loras.scale("style") if job.index == 0 else None))
+            record = original(job, handoff, on_step)
+            seen[-1] = (job.index, job.params.prompt, models.loras.scale("style"))
+            return record
+
+        renderer.render = spy
+        cache_before = len(models.prompts)
+        from ltx2.chain.runner import ChainRunner
+        from ltx2.media.sink import MemorySink
+
+        media = ChainRunner(renderer, StandaloneHost("cpu")).run(plan, schedule, MemorySink()).output
+        assert [s[1] for s in seen] == ["a fox walks", "a fox walks", "the fox runs", "the fox runs", "the fox sleeps"]
+        assert [s[2] for s in seen] == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
+        assert len(models.prompts) - cache_before == 3, "each distinct prompt is encoded once"
+        assert media.frames.shape == (113, 64, 64, 3) and torch.isfinite(media.frames).all()
+        assert media.audio.shape[-1] >= round(113 / 24 * media.sample_rate) - AAC_FRAME
+    finally:
+        models.loras.remove("style")
+        models.lora_files.pop("style", None)
+
+
+@pytest.mark.parametrize("handoff", ["reencode", "latent"])
+def test_tail_and_audio_are_handed_over(models, tmp_path, handoff):
+    settings = RenderSettings(width=64, height=64, sigmas=SETTINGS.sigmas, handoff=handoff)
+    plan = make_plan(total_frames=57, fps=24, clip_frames=33, tail_frames=9)  # 2 chunks, tail = 2 latent slots
+    render_chain(models, settings, plan, ChunkSchedule(), run_dir=tmp_path)
+    renderer = LTXChunkRenderer(models, settings)
+    first = RunStore(tmp_path)
+    records = [first.load(i, key) for i, key in enumerate(_keys(tmp_path))]
+    tail = records[0].handoff
+    second = records[1].latents
+    # strength 1: the receiving chunk's first latent slots are exactly the tail as this chunk's encoder sees it
+    expected = renderer._encode(tail["frames"]) if handoff == "reencode" else torch.cat([renderer._encode(tail["frames"][:1]), tail["video_latents"]], 2)
+    assert torch.equal(second["video"][:, :, :2], expected)
+    # the audio over the tail's seconds continues the previous chunk's sound exactly
+    carried = patchify_audio(models.audio.encode_audio(tail["audio"], int(tail["audio_rate"]))[None]).float()
+    kept = plan.tail_frames / 24 * 25 - 1  # tokens that end within the tail's seconds (token i ends at (4i+1)/100 s)
+    n = int(kept)
+    assert torch.equal(patchify_audio(second["audio"])[:, :n], carried[:, :n])
+
+
+def _keys(run_dir):
+    from safetensors import safe_open
+
+    keys = []
+    for path in sorted(Path(run_dir).glob("chunk_*.safetensors")):
+        with safe_open(str(path), framework="pt") as f:
+            keys.append(f.metadata()["key"])
+    return keys
+
+
+def test_resume_is_bit_identical_on_the_model(models, tmp_path):
+    plan = make_plan(total_frames=81, fps=Fraction(25), clip_frames=33, tail_frames=9)  # 3 chunks
+    schedule = ChunkSchedule.parse({"prompt": "waves", "seed": [3, 4, 5]})
+    reference = render_chain(models, SETTINGS, plan, schedule, return_media=True).output
+    holder = []
+
+    def stop_after_first(event):
+        if event.name == "chunk_done" and event.chunk == 0:
+            holder[0].cancel()
+
+    host = StandaloneHost("cpu", listeners=[stop_after_first])
+    holder.append(host)
+    with pytest.raises(ChainCancelled):
+        render_chain(models, SETTINGS, plan, schedule, run_dir=tmp_path, host=host, out_path=tmp_path / "x.mp4")
+    assert not (tmp_path / "x.mp4").exists()
+    resumed = render_chain(models, SETTINGS, plan, schedule, run_dir=tmp_path, return_media=True)
+    assert resumed.rendered == [1, 2]
+    assert torch.equal(resumed.output.frames, reference.frames) and torch.equal(resumed.output.audio, reference.audio)
+
+
+def test_image_to_video_pins_the_first_latent(models):
+    image = torch.rand(1, 80, 100, 3)
+    plan = make_plan(total_frames=17, fps=24, clip_frames=33, tail_frames=9)
+    schedule = ChunkSchedule.parse({"anchors": [{"chunk": 0, "image": "start"}]})
+    renderer = LTXChunkRenderer(models, SETTINGS, {"start": image})
+    from ltx2.chain.runner import ChainRunner
+    from ltx2.media.sink import MemorySink
+
+    store_records = []
+    original = renderer.render
+    renderer.render = lambda job, handoff, on_step: store_records.append(original(job, handoff, on_step)) or store_records[-1]
+    ChainRunner(renderer, StandaloneHost("cpu")).run(plan, schedule, MemorySink())
+    from ltx2.pipeline.images import fit_image
+
+    expected = renderer._encode(fit_image(image, 64, 64)[None])
+    assert torch.equal(store_records[0].latents["video"][:, :, :1], expected)
+
+
+def test_unknown_lora_in_the_schedule_is_a_clear_error(models):
+    plan = make_plan(total_frames=17, fps=24, clip_frames=33, tail_frames=9)
+    with pytest.raises(ValueError, match=r"loras \(chunk 0\): LoRA 'nope' is not loaded"):
+        render_chain(models, SETTINGS, plan, ChunkSchedule.parse({"loras": [{"name": "nope", "scale": 1.0}]}))
