@@ -1,10 +1,10 @@
 """ComfyUI nodes of LTX-2 Chain: thin adapters over the ``ltx2`` engine."""
 
-from . import schedule_nodes
+from . import model_nodes, sampler, schedule_nodes
 from .host import ComfyExtension
 from .plan_preview import PlanPreview
 
-NODES = [PlanPreview, *schedule_nodes.NODES]
+NODES = [*model_nodes.NODES, sampler.ChainSampler, PlanPreview, *schedule_nodes.NODES]
 
 
 class LTX2ChainExtension(ComfyExtension):

@@ -71,9 +71,18 @@ class ComfyHost:
         server.send_sync(PROGRESS_EVENT, payload, server.client_id)
 
 
+def executing_prompt_id() -> str | None:
+    """The id of the prompt ComfyUI is executing now (None on builds that do not track it)."""
+    try:
+        context = _comfy("comfy_execution.utils").get_executing_context()
+    except (ImportError, AttributeError):
+        return None
+    return getattr(context, "prompt_id", None)
+
+
 def make_host(node_id: str | None = None, prompt_id: str | None = None):
     """The host for a run started by a node: ComfyUI's when inside ComfyUI, else the standalone one."""
-    return ComfyHost(node_id, prompt_id) if IN_COMFYUI else StandaloneHost()
+    return ComfyHost(node_id, prompt_id or executing_prompt_id()) if IN_COMFYUI else StandaloneHost()
 
 
 # ---- files (ComfyUI only: standalone callers have their own folders, see model_files.py and outputs.py)
@@ -90,6 +99,11 @@ def model_folders(kind: str) -> list[Path]:
 
 def output_directory() -> Path:
     return Path(_comfy("folder_paths").get_output_directory())
+
+
+def input_file(name: str) -> Path:
+    """A file in ComfyUI's input folder (``name [output]`` style annotations honoured)."""
+    return Path(_comfy("folder_paths").get_annotated_filepath(name))
 
 
 # ---- devices and model management
@@ -152,6 +166,8 @@ __all__ = [
     "ComfyHost",
     "ManagedModules",
     "blocked_output",
+    "executing_prompt_id",
+    "input_file",
     "io",
     "make_host",
     "model_folders",

@@ -9,6 +9,7 @@ API is used instead (see ``host.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 
@@ -49,6 +50,25 @@ Video = Custom("VIDEO")
 Latent = Custom("LATENT")
 
 
+class Hidden(str, Enum):
+    """Values ComfyUI passes to a node without a socket or widget; read them as ``cls.hidden.<name>``."""
+
+    unique_id = "UNIQUE_ID"
+    prompt = "PROMPT"
+    extra_pnginfo = "EXTRA_PNGINFO"
+    dynprompt = "DYNPROMPT"
+
+
+class HiddenHolder:
+    """The hidden values of one execution; a name that was not given reads as None, as in ComfyUI."""
+
+    def __init__(self, **values: Any):
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> None:
+        return None
+
+
 @dataclass
 class Schema:
     node_id: str
@@ -56,7 +76,7 @@ class Schema:
     category: str = "sd"
     inputs: list[Input] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)
-    hidden: list = field(default_factory=list)
+    hidden: list[Hidden] = field(default_factory=list)
     description: str = ""
     is_input_list: bool = False
     is_output_node: bool = False
@@ -96,6 +116,9 @@ class NodeOutput:
 
 
 class ComfyNode:
+    hidden: HiddenHolder | None = None
+    """Set by the executor on the per-execution clone of the class (see ``tests/test_workflows.py``)."""
+
     @classmethod
     def define_schema(cls) -> Schema:
         raise NotImplementedError

@@ -1,0 +1,58 @@
+"""LTX2CHAIN_MODEL: what the loader nodes hand to the sampler.
+
+The loaded models are shared by every node output built from them (ComfyUI caches outputs), so nothing here
+changes them: a LoRA loader node returns a new handle that lists one more LoRA, and :func:`prepared` attaches the
+listed LoRAs (unfused) only for the length of one run, on a fresh view of the models, then takes them off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..ltx2.pipeline.models import LTXModels
+from .host import ManagedModules, io
+
+ModelType = io.Custom("LTX2CHAIN_MODEL")
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeLora:
+    """A LoRA attached unfused for a run: ``name`` is what schedules call it, ``scale`` its default scale."""
+
+    name: str
+    path: Path
+    scale: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ChainModel:
+    models: LTXModels
+    managed: ManagedModules | None = None
+    """ComfyUI's model patchers for ``models`` (None outside ComfyUI, and for the demo model)."""
+    loras: tuple[RuntimeLora, ...] = ()
+
+    def with_lora(self, lora: RuntimeLora) -> ChainModel:
+        if any(existing.name == lora.name for existing in self.loras):
+            raise ValueError(f"a LoRA named {lora.name!r} is already attached to this model; give the new one another name")
+        return dataclasses.replace(self, loras=(*self.loras, lora))
+
+
+@contextmanager
+def prepared(model: ChainModel) -> Iterator[LTXModels]:
+    """The models ready for one run: on the compute device (ComfyUI frees room for them), with this handle's
+    LoRAs attached; the LoRAs come off again afterwards, whatever happens."""
+    if model.managed is not None:
+        model.managed.load()
+        models = dataclasses.replace(model.models, device=model.managed.load_device, lora_files={})
+    else:
+        models = dataclasses.replace(model.models, lora_files={})
+    # ``replace`` made a fresh LoRA set, on the device the weights are on now
+    try:
+        for lora in model.loras:
+            models.add_lora(lora.name, lora.path, lora.scale)
+        yield models
+    finally:
+        models.loras.clear()

@@ -1,0 +1,122 @@
+"""Loader nodes: the LTX-2 model with its text encoder, runtime LoRAs, and a tiny demo model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..ltx2.host import default_device, default_dtype
+from ..ltx2.pipeline.models import demo_models, load_models
+from . import host, model_files
+from .chain_model import ChainModel, ModelType, RuntimeLora
+from .host import CATEGORY, NODE_PREFIX, io
+
+LOADERS = CATEGORY + "/loaders"
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+AUTO_TOKENIZER = "auto"
+NO_LORA = "none"
+
+
+def _model_out():
+    return ModelType.Output("model_out", display_name="model", tooltip="The LTX-2 model for the chain sampler (and for more LoRA loaders).")
+
+
+def _placement(device: str, dtype: str) -> tuple[torch.device, torch.device, torch.dtype, bool]:
+    """(load device, device to load the files to, dtype, whether ComfyUI manages the memory)."""
+    if device == "cpu":
+        load = offload = torch.device("cpu")
+        auto, managed = torch.float32, False
+    elif host.IN_COMFYUI:
+        load, offload, auto = host.model_placement()
+        managed = True
+    else:
+        load = offload = default_device()
+        auto, managed = default_dtype(load), False
+    return load, offload, DTYPES.get(dtype, auto), managed
+
+
+class ModelLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id=NODE_PREFIX + "ModelLoader",
+            display_name="Load LTX-2 Model (LTX-2 Chain)",
+            category=LOADERS,
+            description=(
+                "Loads an official LTX-2 (19B) or LTX-2.3 (22B) single-file checkpoint (DiT, video and audio VAEs, "
+                "vocoder, text connectors) together with its Gemma 3 12B text encoder, optionally fusing the distilled "
+                "LoRA. Inside ComfyUI the weights wait in RAM and are moved to the GPU by ComfyUI's model management "
+                "when a chain runs."
+            ),
+            inputs=[
+                io.Combo.Input("checkpoint", options=model_files.list_models(model_files.CHECKPOINTS), tooltip="The LTX-2 / LTX-2.3 checkpoint (models/checkpoints), e.g. ltx-2-19b-distilled.safetensors or ltx-2.3-22b-dev.safetensors."),
+                io.Combo.Input("text_encoder", options=model_files.list_models(model_files.TEXT_ENCODERS, model_folders=True), tooltip="Gemma 3 12B (models/text_encoders): ComfyUI's single file (gemma_3_12B_it*.safetensors) or a Hugging Face model folder (listed with a trailing /)."),
+                io.Combo.Input("tokenizer", options=[AUTO_TOKENIZER, *model_files.list_tokenizers()], default=AUTO_TOKENIZER, tooltip="'auto': the tokenizer inside the text encoder's folder or single file. Otherwise a folder in models/text_encoders holding tokenizer.json or tokenizer.model."),
+                io.Combo.Input("dtype", options=["auto", *DTYPES], default="auto", tooltip="Weight dtype. 'auto': what ComfyUI picks for this GPU (bf16 on recent NVIDIA cards); fp32 on CPU."),
+                io.Combo.Input("device", options=["default", "cpu"], default="default", tooltip="'default': the GPU, managed by ComfyUI. 'cpu': run everything on the CPU (very slow; for tests)."),
+                io.Combo.Input("distilled_lora", options=[NO_LORA, *model_files.list_models(model_files.LORAS)], default=NO_LORA, tooltip="A LoRA fused into the weights at load (models/loras), e.g. the distilled LoRA that turns a dev checkpoint into the 8-step distilled model. 'none' for a distilled checkpoint."),
+                io.Float.Input("distilled_lora_strength", default=1.0, min=-10.0, max=10.0, step=0.05, tooltip="Strength of the fused LoRA."),
+            ],
+            outputs=[_model_out()],
+        )
+
+    @classmethod
+    def execute(cls, checkpoint, text_encoder, tokenizer, dtype, device, distilled_lora, distilled_lora_strength):
+        ckpt = model_files.resolve(model_files.CHECKPOINTS, checkpoint)
+        gemma = model_files.resolve(model_files.TEXT_ENCODERS, text_encoder)
+        tok = None if tokenizer == AUTO_TOKENIZER else model_files.resolve(model_files.TEXT_ENCODERS, tokenizer)
+        fused = () if distilled_lora == NO_LORA else ((str(model_files.resolve(model_files.LORAS, distilled_lora)), distilled_lora_strength),)
+        load, offload, weights, managed = _placement(device, dtype)
+        models = load_models(ckpt, gemma, tokenizer=tok, device=offload, dtype=weights, fused_loras=fused)
+        patchers = host.ManagedModules(models.modules(), load, offload) if managed else None
+        return io.NodeOutput(ChainModel(models, patchers))
+
+
+class LoraLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id=NODE_PREFIX + "LoraLoader",
+            display_name="Load Runtime LoRA (LTX-2 Chain)",
+            category=LOADERS,
+            description=(
+                "Attaches a LoRA to the model without merging it, so a schedule can change its scale from chunk to "
+                "chunk (see LoRA Scale Ramp) with no reload. Chain several of these for several LoRAs."
+            ),
+            inputs=[
+                ModelType.Input("model", tooltip="The model to add the LoRA to (it is not changed: a new model handle comes out)."),
+                io.Combo.Input("lora", options=model_files.list_models(model_files.LORAS), tooltip="The LoRA file (models/loras), in the official LTX-2 LoRA layout."),
+                io.Float.Input("scale", default=1.0, min=-10.0, max=10.0, step=0.05, tooltip="Scale used where the schedule gives none for this LoRA."),
+                io.String.Input("name", default="", tooltip="The name schedules use for this LoRA (LoRA Scale Ramp, 'loras' in the schedule JSON). Empty: the file name without folder and extension."),
+            ],
+            outputs=[_model_out()],
+        )
+
+    @classmethod
+    def execute(cls, model, lora, scale, name):
+        path = model_files.resolve(model_files.LORAS, lora)
+        return io.NodeOutput(model.with_lora(RuntimeLora(name.strip() or Path(lora).stem, path, scale)))
+
+
+class DemoModel(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id=NODE_PREFIX + "DemoModel",
+            display_name="Demo Model (LTX-2 Chain)",
+            category=LOADERS,
+            description=(
+                "A tiny LTX-2 with random weights, built in memory: the whole chain runs and writes a real MP4 with "
+                "sound, with nothing downloaded. Its picture and sound are noise; use it to try workflows and schedules."
+            ),
+            inputs=[io.Int.Input("seed", default=0, min=0, max=2**31 - 1, tooltip="Seed of the random weights.")],
+            outputs=[_model_out()],
+        )
+
+    @classmethod
+    def execute(cls, seed):
+        return io.NodeOutput(ChainModel(demo_models("cpu", seed)))
+
+
+NODES = [ModelLoader, LoraLoader, DemoModel]

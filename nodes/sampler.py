@@ -1,0 +1,114 @@
+"""The chain sampler: renders a whole chain with an LTX-2 model and writes the MP4 as it goes."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from ..ltx2.chain.report import plan_report
+from ..ltx2.chain.schedule import ChunkSchedule
+from ..ltx2.pipeline.images import load_image
+from ..ltx2.pipeline.run import render_chain
+from ..ltx2.pipeline.settings import HANDOFF_MODES, RenderSettings
+from . import host
+from .chain_model import ModelType, prepared
+from .host import CATEGORY, NODE_PREFIX, io
+from .outputs import video_target
+from .plan_preview import plan_from_inputs, plan_inputs
+from .schedule_nodes import Schedule, ScheduleInput, check_schedule_json
+
+log = logging.getLogger(__name__)
+
+FRAMES_OFF = "return_frames is off on the chain sampler: turn it on to get the frames and audio in memory (the MP4 is written either way)"
+LARGE_MEMORY_BYTES = 4 * 2**30
+
+
+def _schedule(linked: ScheduleInput | None, text: str) -> ScheduleInput:
+    """The linked SCHEDULE when there is one, else the JSON widget's."""
+    if linked is not None:
+        return linked
+    return ScheduleInput(ChunkSchedule.parse(text) if text.strip() else ChunkSchedule())
+
+
+def _anchor_images(source: ScheduleInput) -> dict:
+    """Images by the names the schedule's anchors use: those plugged in by Anchor nodes, and inside ComfyUI the
+    files the timeline editor picked from the input folder (standalone, the renderer reads names as paths)."""
+    images = dict(source.images)
+    if host.IN_COMFYUI:
+        for anchor in source.schedule.anchors:
+            if anchor.image not in images:
+                images[anchor.image] = load_image(host.input_file(anchor.image))
+    return images
+
+
+class ChainSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id=NODE_PREFIX + "ChainSampler",
+            display_name="Chain Sampler (LTX-2 Chain)",
+            category=CATEGORY,
+            description=(
+                "Renders a long video with sound as a chain of chunks, each continuing from the previous chunk's tail, "
+                "and writes the MP4 to the output folder chunk by chunk. Per-chunk prompts, seeds, LoRA scales and "
+                "anchor images come from the schedule. Rendered chunks are kept under output/ltx2chain_runs/<prefix>: "
+                "queueing the same chain again (after a cancel, a crash or a change to later chunks) resumes from them."
+            ),
+            inputs=[
+                ModelType.Input("model", tooltip="The model from Load LTX-2 Model or Demo Model (with any runtime LoRAs)."),
+                Schedule.Input("schedule_in", display_name="schedule", optional=True, tooltip="A schedule built with the schedule nodes. When linked it wins and the schedule JSON widget is ignored."),
+                io.String.Input("schedule", default="", multiline=True, tooltip="The schedule as JSON (edited on the timeline in the UI; headless clients send it directly). Used when no schedule is linked; empty means one prompt-less default schedule."),
+                *plan_inputs(),
+                io.Int.Input("width", default=768, min=64, max=4096, step=32, tooltip="Video width in pixels (a multiple of 32)."),
+                io.Int.Input("height", default=512, min=64, max=4096, step=32, tooltip="Video height in pixels (a multiple of 32)."),
+                io.Combo.Input("handoff", options=list(HANDOFF_MODES), default="reencode", tooltip="How a chunk's tail reaches the next chunk: 'reencode' decodes it and encodes it again on the next chunk's time axis (exact); 'latent' carries the latents over (faster)."),
+                io.Float.Input("drift", default=0.0, min=0.0, max=1.0, step=0.05, tooltip="Pull each chunk's colours and contrast toward the first chunk's (0 = off); counters slow drift on long chains."),
+                io.String.Input("filename_prefix", default="ltx2chain/chain", tooltip="Output name inside the output folder (subfolders allowed): <prefix>_00001_.mp4. The prefix also names the run directory that makes re-queues resume."),
+                io.Boolean.Input("keep_partial", default=False, tooltip="If the run fails or is cancelled, keep what was written as <name>.partial.mp4 (playable up to the last chunk)."),
+                io.Boolean.Input("return_frames", default=False, tooltip="Also output every frame (IMAGE) and the audio (AUDIO) in memory. Large: about width x height x 12 bytes per frame (one minute at 768x512, 24 fps is about 6.8 GB)."),
+            ],
+            outputs=[
+                io.Video.Output("video", tooltip="The finished MP4 (standard VIDEO: Save Video, Preview Video and the like take it)."),
+                io.Image.Output("images", tooltip="All frames [F, H, W, 3], only with return_frames on."),
+                io.Audio.Output("audio", tooltip="The soundtrack {waveform [1, C, S], sample_rate}, only with return_frames on."),
+                io.String.Output("plan_json", tooltip="The plan that was rendered, with each chunk's resolved parameters, as JSON."),
+            ],
+            hidden=[io.Hidden.unique_id],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def validate_inputs(cls, schedule=None):  # only schedule: ComfyUI repeats an error once per input passed here
+        return check_schedule_json(schedule)
+
+    @classmethod
+    def execute(cls, model, schedule, total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, width, height, handoff, drift, filename_prefix, keep_partial, return_frames, schedule_in=None):
+        source = _schedule(schedule_in, schedule)
+        plan = plan_from_inputs(total_frames, seconds, fps, clip_frames, tail_frames, max_chunks)
+        settings = RenderSettings(width=width, height=height, handoff=handoff, drift=drift)
+        target = video_target(filename_prefix)
+        if return_frames and plan.total_frames * width * height * 12 > LARGE_MEMORY_BYTES:
+            log.warning("return_frames: holding %d frames of %dx%d in memory (about %.1f GiB)", plan.total_frames, width, height, plan.total_frames * width * height * 12 / 2**30)
+        node_id = cls.hidden.unique_id if cls.hidden is not None else None
+        with prepared(model) as models:
+            run = render_chain(
+                models,
+                settings,
+                plan,
+                source.schedule,
+                images=_anchor_images(source),
+                out_path=target.path,
+                keep_partial=keep_partial,
+                run_dir=target.run_dir,
+                return_media=return_frames,
+                host=host.make_host(node_id),
+            )
+        path, media = run.output if return_frames else (run.output, None)
+        blocked = host.blocked_output(FRAMES_OFF) if host.IN_COMFYUI else None
+        images = media.frames if media is not None else blocked
+        audio = {"waveform": media.audio[None], "sample_rate": media.sample_rate} if media is not None and media.audio is not None else blocked
+        video = host.video_output(path) if host.IN_COMFYUI else path
+        plan_json = json.dumps(plan_report(plan, source.schedule)[0])
+        ui = {"images": [{"filename": path.name, "subfolder": target.subfolder, "type": "output"}], "animated": [True]}
+        return io.NodeOutput(video, images, audio, plan_json, ui=ui)
+
