@@ -1,5 +1,6 @@
 import importlib.util
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,114 @@ def load_pack_like_comfyui():
 @pytest.fixture(scope="session")
 def pack():
     return load_pack_like_comfyui()
+
+
+# ---- stand-ins for a ComfyUI install (no ComfyUI is installed here)
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.fixture
+def comfy(monkeypatch, tmp_path):
+    state = types.SimpleNamespace(Interrupted=Interrupted, interrupt=False, sent=[], bars=[], loads=[], folders={}, output=tmp_path / "comfy_output")
+
+    mm = types.ModuleType("comfy.model_management")
+    mm.get_torch_device = lambda: "cpu"
+    mm.unet_offload_device = lambda: "cpu"
+    mm.unet_dtype = lambda device, supported_dtypes=None: "bf16"
+    mm.load_models_gpu = lambda models, memory_required=0, force_full_load=False: state.loads.append((list(models), force_full_load))
+
+    def throw():
+        if state.interrupt:
+            raise Interrupted()
+
+    mm.throw_exception_if_processing_interrupted = throw
+
+    class Bar:
+        def __init__(self, total, node_id=None):
+            self.total, self.node_id, self.values = total, node_id, []
+            state.bars.append(self)
+
+        def update_absolute(self, value, total=None, preview=None):
+            self.values.append(value)
+
+    utils = types.ModuleType("comfy.utils")
+    utils.ProgressBar = Bar
+
+    class Patcher:  # ComfyUI's ModelPatcher: holds the module and where it loads / offloads to
+        def __init__(self, model, load_device, offload_device):
+            self.model, self.load_device, self.offload_device = model, load_device, offload_device
+
+    patchers = types.ModuleType("comfy.model_patcher")
+    patchers.ModelPatcher = Patcher
+    folder_paths = types.ModuleType("folder_paths")
+    folder_paths.folder_names_and_paths = state.folders
+    folder_paths.get_folder_paths = lambda kind: [str(p) for p in state.folders[kind][0]]
+    folder_paths.get_output_directory = lambda: str(state.output)
+    graph = types.ModuleType("comfy_execution.graph_utils")
+    graph.ExecutionBlocker = lambda message: ("blocked", message)
+    server = types.ModuleType("server")
+    server.PromptServer = types.SimpleNamespace(instance=types.SimpleNamespace(client_id="client-1", send_sync=lambda e, d, sid: state.sent.append((e, d, sid))))
+    fakes = {
+        "comfy": types.ModuleType("comfy"),
+        "comfy.model_management": mm,
+        "comfy.model_patcher": patchers,
+        "comfy.utils": utils,
+        "comfy_execution": types.ModuleType("comfy_execution"),
+        "comfy_execution.graph_utils": graph,
+        "folder_paths": folder_paths,
+        "server": server,
+    }
+    for name, module in fakes.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    return state
+
+
+@pytest.fixture
+def inside_comfyui(pack, comfy, monkeypatch):
+    """The pack's node modules as they behave inside ComfyUI (with the stand-in modules above)."""
+    host_module = sys.modules[pack.__name__ + ".nodes.host"]
+    monkeypatch.setattr(host_module, "IN_COMFYUI", True)
+    return types.SimpleNamespace(
+        host=host_module,
+        files=importlib.import_module(pack.__name__ + ".nodes.model_files"),
+        outputs=importlib.import_module(pack.__name__ + ".nodes.outputs"),
+    )
+
+
+# ---- the example workflows' model files, as tiny checkpoints
+
+TINY = "fixtures/checkpoints/"
+TINY_FILES = {
+    # the official files the examples name -> the tiny reference checkpoints of the same architecture
+    "checkpoints/ltx-2-19b-distilled.safetensors": TINY + "tiny-ltx-2-19b.safetensors",
+    "checkpoints/ltx-2-19b-dev.safetensors": TINY + "tiny-ltx-2-19b.safetensors",
+    "checkpoints/ltx-2.3-22b-distilled.safetensors": TINY + "tiny-ltx-2.3-22b.safetensors",
+    "loras/ltx-2-19b-distilled-lora-384.safetensors": TINY + "tiny-ltx-2-19b-lora-r4.safetensors",
+    "loras/ltx-2-19b-lora-camera-control-dolly-in.safetensors": TINY + "tiny-ltx-2-19b-lora-r4.safetensors",
+}
+TINY_GEMMA_AS = "text_encoders/gemma_3_12B_it.safetensors"
+"""Stands for ComfyUI's Gemma single file: here a folder with the tiny Gemma and a tiny tokenizer (same name)."""
+
+
+@pytest.fixture
+def tiny_models(tmp_path, monkeypatch):
+    """A models folder holding the official file names, each the tiny checkpoint of its architecture; returns the
+    output folder the nodes write to."""
+    from reference import path as reference_path
+    from text_fixtures import TINY_GEMMA, save_tiny_tokenizer
+
+    root = tmp_path / "models"
+    for name, tiny in TINY_FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).symlink_to(reference_path(tiny))
+    gemma = root / TINY_GEMMA_AS
+    gemma.mkdir(parents=True)
+    for file in TINY_GEMMA.iterdir():
+        (gemma / file.name).symlink_to(file)
+    save_tiny_tokenizer(gemma)
+    monkeypatch.setenv("LTX2CHAIN_MODELS", str(root))
+    monkeypatch.setenv("LTX2CHAIN_OUTPUT", str(tmp_path / "output"))
+    return tmp_path / "output"

@@ -2,70 +2,9 @@
 
 import importlib
 import sys
-import types
 
 import pytest
 from oracle import OracleRenderer
-
-
-class Interrupted(Exception):
-    pass
-
-
-@pytest.fixture
-def comfy(monkeypatch, tmp_path):
-    state = types.SimpleNamespace(interrupt=False, sent=[], bars=[], loads=[], folders={}, output=tmp_path / "comfy_output")
-
-    mm = types.ModuleType("comfy.model_management")
-    mm.get_torch_device = lambda: "cpu"
-    mm.unet_offload_device = lambda: "cpu"
-    mm.unet_dtype = lambda device, supported_dtypes=None: "bf16"
-    mm.load_models_gpu = lambda models, memory_required=0, force_full_load=False: state.loads.append((list(models), force_full_load))
-
-    def throw():
-        if state.interrupt:
-            raise Interrupted()
-
-    mm.throw_exception_if_processing_interrupted = throw
-
-    class Bar:
-        def __init__(self, total, node_id=None):
-            self.total, self.node_id, self.values = total, node_id, []
-            state.bars.append(self)
-
-        def update_absolute(self, value, total=None, preview=None):
-            self.values.append(value)
-
-    utils = types.ModuleType("comfy.utils")
-    utils.ProgressBar = Bar
-
-    class Patcher:  # ComfyUI's ModelPatcher: holds the module and where it loads / offloads to
-        def __init__(self, model, load_device, offload_device):
-            self.model, self.load_device, self.offload_device = model, load_device, offload_device
-
-    patchers = types.ModuleType("comfy.model_patcher")
-    patchers.ModelPatcher = Patcher
-    folder_paths = types.ModuleType("folder_paths")
-    folder_paths.folder_names_and_paths = state.folders
-    folder_paths.get_folder_paths = lambda kind: [str(p) for p in state.folders[kind][0]]
-    folder_paths.get_output_directory = lambda: str(state.output)
-    graph = types.ModuleType("comfy_execution.graph_utils")
-    graph.ExecutionBlocker = lambda message: ("blocked", message)
-    server = types.ModuleType("server")
-    server.PromptServer = types.SimpleNamespace(instance=types.SimpleNamespace(client_id="client-1", send_sync=lambda e, d, sid: state.sent.append((e, d, sid))))
-    fakes = {
-        "comfy": types.ModuleType("comfy"),
-        "comfy.model_management": mm,
-        "comfy.model_patcher": patchers,
-        "comfy.utils": utils,
-        "comfy_execution": types.ModuleType("comfy_execution"),
-        "comfy_execution.graph_utils": graph,
-        "folder_paths": folder_paths,
-        "server": server,
-    }
-    for name, module in fakes.items():
-        monkeypatch.setitem(sys.modules, name, module)
-    return state
 
 
 def test_comfy_host_reports_progress_and_honours_interrupt(pack, comfy):
@@ -87,21 +26,9 @@ def test_comfy_host_reports_progress_and_honours_interrupt(pack, comfy):
 
     comfy.interrupt = True
     comfy.sent.clear()
-    with pytest.raises(Interrupted):
+    with pytest.raises(comfy.Interrupted):
         ChainRunner(OracleRenderer(steps=3), host_module.ComfyHost("7")).run(plan, ChunkSchedule(), MemorySink())
     assert comfy.sent[-1][1]["event"] == "error"
-
-
-@pytest.fixture
-def inside_comfyui(pack, comfy, monkeypatch):
-    """The pack's node modules as they behave inside ComfyUI (with the stand-in modules above)."""
-    host_module = sys.modules[pack.__name__ + ".nodes.host"]
-    monkeypatch.setattr(host_module, "IN_COMFYUI", True)
-    return types.SimpleNamespace(
-        host=host_module,
-        files=importlib.import_module(pack.__name__ + ".nodes.model_files"),
-        outputs=importlib.import_module(pack.__name__ + ".nodes.outputs"),
-    )
 
 
 def test_model_files_come_from_comfyui_folders(inside_comfyui, comfy, tmp_path, monkeypatch):

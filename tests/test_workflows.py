@@ -11,25 +11,12 @@ from pathlib import Path
 import av
 import pytest
 import torch
-from reference import path as reference_path
 from test_pack import node_classes
-from text_fixtures import TINY_GEMMA, save_tiny_tokenizer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "example_workflows"
 UI = sorted(EXAMPLES.glob("*.json"))
 API = sorted((EXAMPLES / "api").glob("*.json"))
 
-TINY = "fixtures/checkpoints/"
-TINY_FILES = {
-    # the official files the examples name -> the tiny reference checkpoints of the same architecture
-    "checkpoints/ltx-2-19b-distilled.safetensors": TINY + "tiny-ltx-2-19b.safetensors",
-    "checkpoints/ltx-2-19b-dev.safetensors": TINY + "tiny-ltx-2-19b.safetensors",
-    "checkpoints/ltx-2.3-22b-distilled.safetensors": TINY + "tiny-ltx-2.3-22b.safetensors",
-    "loras/ltx-2-19b-distilled-lora-384.safetensors": TINY + "tiny-ltx-2-19b-lora-r4.safetensors",
-    "loras/ltx-2-19b-lora-camera-control-dolly-in.safetensors": TINY + "tiny-ltx-2-19b-lora-r4.safetensors",
-}
-TINY_GEMMA_AS = "text_encoders/gemma_3_12B_it.safetensors"
-"""Stands for ComfyUI's Gemma single file: here a folder with the tiny Gemma and a tiny tokenizer (same name)."""
 TINY_RUN = {"width": 64, "height": 64, "total_frames": 41, "seconds": 0.0, "clip_frames": 25, "tail_frames": 9}
 """What the test changes on the sampler nodes: a two-chunk chain at 64 x 64 instead of a minute at 768 x 512."""
 
@@ -94,23 +81,6 @@ def run_api_workflow(pack, prompt: dict) -> dict:
     for node_id in prompt:
         evaluate(node_id)
     return results
-
-
-@pytest.fixture
-def tiny_models(tmp_path, monkeypatch):
-    """A models folder holding the official file names, each the tiny checkpoint of its architecture."""
-    root = tmp_path / "models"
-    for name, tiny in TINY_FILES.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).symlink_to(reference_path(tiny))
-    gemma = root / TINY_GEMMA_AS
-    gemma.mkdir(parents=True)
-    for file in TINY_GEMMA.iterdir():
-        (gemma / file.name).symlink_to(file)
-    save_tiny_tokenizer(gemma)
-    monkeypatch.setenv("LTX2CHAIN_MODELS", str(root))
-    monkeypatch.setenv("LTX2CHAIN_OUTPUT", str(tmp_path / "output"))
-    return tmp_path / "output"
 
 
 def decode_mp4(path: Path) -> tuple[int, Fraction, bool]:

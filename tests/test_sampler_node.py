@@ -1,0 +1,165 @@
+"""The loader and sampler nodes: outputs, schedule precedence, resume on re-queue, LoRAs attached only for a
+run, and the same nodes inside ComfyUI (stand-in modules: model management, progress events, VIDEO)."""
+
+import importlib
+import json
+import sys
+import types
+
+import av
+import numpy as np
+import pytest
+import torch
+from test_workflows import TINY_RUN, decode_mp4, schemas
+
+RUN = {**TINY_RUN, "fps": 24.0, "max_chunks": 10, "handoff": "latent", "drift": 0.0, "keep_partial": False}
+SCHEDULE = {"prompt": "a cat sat on the mat", "seed": 5, "prompts": [{"chunk": 1, "text": "the cat sat"}]}
+
+
+def node(pack, node_id):
+    return schemas(pack)["LTX2Chain_" + node_id][0]
+
+
+def run_sampler(pack, model, node_id="5", **inputs):
+    cls = node(pack, "ChainSampler")
+    holder = sys.modules[pack.__name__ + ".nodes.host"].io.HiddenHolder
+    clone = type(cls.__name__, (cls,), {"hidden": holder(unique_id=node_id)})  # as ComfyUI's executor does
+    return clone.execute(model=model, **{**RUN, "schedule": "", "filename_prefix": "t/chain", "return_frames": False, **inputs})
+
+
+@pytest.fixture(scope="module")
+def demo(pack):
+    return node(pack, "DemoModel").execute(seed=0).args[0]
+
+
+def count_renders(pack, monkeypatch):
+    renderer = importlib.import_module(pack.__name__ + ".ltx2.pipeline.renderer").LTXChunkRenderer
+    calls = []
+    original = renderer.render
+
+    def render(self, job, handoff, on_step):
+        calls.append(job.index)
+        return original(self, job, handoff, on_step)
+
+    monkeypatch.setattr(renderer, "render", render)
+    return calls
+
+
+def test_sampler_returns_frames_audio_and_plan_and_resumes_on_requeue(pack, demo, tiny_models, monkeypatch):
+    rendered = count_renders(pack, monkeypatch)
+    ScheduleInput = sys.modules[pack.__name__ + ".nodes.schedule_nodes"].ScheduleInput
+    linked = node(pack, "Schedule").execute(schedule=json.dumps(SCHEDULE)).args[0]
+    assert isinstance(linked, ScheduleInput)
+    out = run_sampler(pack, demo, schedule_in=linked, schedule=json.dumps({"prompt": "the widget, ignored when linked"}), return_frames=True)
+    video, images, audio, plan_json = out.args
+    assert video == tiny_models / "t/chain_00001_.mp4" and rendered == [0, 1]
+    assert images.shape == (41, 64, 64, 3) and images.dtype == torch.float32 and 0 <= images.min() <= images.max() <= 1
+    waveform, rate = audio["waveform"], audio["sample_rate"]
+    assert waveform.dim() == 3 and waveform.shape[0] == 1 and abs(waveform.shape[-1] - 41 * rate / 24) <= rate / 24
+    plan = json.loads(plan_json)
+    assert [c["params"]["prompt"] for c in plan["chunks"]] == ["a cat sat on the mat", "the cat sat"]
+    assert out.ui == {"images": [{"filename": "chain_00001_.mp4", "subfolder": "t", "type": "output"}], "animated": [True]}
+    assert decode_mp4(video) == (41, 24, True)
+    with av.open(str(video)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    # the IMAGE output is what was encoded (compared by mean colour: H.264 smooths the demo model's noise)
+    assert np.abs(first.reshape(-1, 3).mean(0) - images[0].reshape(-1, 3).mean(0).numpy() * 255).max() < 4
+
+    # the same chain queued again: a new file, every chunk resumed from the run directory
+    again = run_sampler(pack, demo, schedule_in=linked)
+    assert again.args[0] == tiny_models / "t/chain_00002_.mp4" and rendered == [0, 1]
+    assert again.args[1] is None and again.args[2] is None
+    # the JSON widget is used when nothing is linked: different prompts, so both chunks render again
+    run_sampler(pack, demo, schedule=json.dumps({"prompt": "a mat"}))
+    assert rendered == [0, 1, 0, 1]
+
+
+def test_bad_schedule_json_is_refused_before_running(pack):
+    sampler = node(pack, "ChainSampler")
+    assert sampler.validate_inputs(schedule='{"promt": "x"}').startswith("schedule: promt")
+    assert sampler.validate_inputs(schedule=None) is True
+
+
+def test_runtime_loras_are_attached_only_during_a_run(pack, tiny_models):
+    model = node(pack, "ModelLoader").execute(
+        checkpoint="ltx-2-19b-dev.safetensors", text_encoder="gemma_3_12B_it.safetensors", tokenizer="auto", dtype="fp32", device="default",
+        distilled_lora="ltx-2-19b-distilled-lora-384.safetensors", distilled_lora_strength=1.0,
+    ).args[0]
+    lora = node(pack, "LoraLoader")
+    styled = lora.execute(model=model, lora="ltx-2-19b-lora-camera-control-dolly-in.safetensors", scale=0.5, name="").args[0]
+    assert model.loras == () and [(x.name, x.scale) for x in styled.loras] == [("ltx-2-19b-lora-camera-control-dolly-in", 0.5)]
+    with pytest.raises(ValueError, match="already attached"):
+        lora.execute(model=styled, lora="ltx-2-19b-lora-camera-control-dolly-in.safetensors", scale=1.0, name="")
+    prepared = sys.modules[pack.__name__ + ".nodes.chain_model"].prepared
+    hooks = lambda m: sum(len(x._forward_hooks) for x in m.transformer.modules())  # noqa: E731
+    with prepared(styled) as models:
+        assert models.loras.names == ["ltx-2-19b-lora-camera-control-dolly-in"] and hooks(models) > 0
+        assert models.lora_files == {"ltx-2-19b-lora-camera-control-dolly-in": "ltx-2-19b-lora-camera-control-dolly-in.safetensors"}
+    assert hooks(model.models) == 0 and model.models.lora_files == {}
+    with pytest.raises(RuntimeError, match="boom"), prepared(styled) as models:
+        raise RuntimeError("boom")
+    assert hooks(model.models) == 0
+
+
+def test_missing_model_file_names_the_folder(pack, tiny_models):
+    with pytest.raises(FileNotFoundError, match=r"checkpoints: 'ltx-2.3-22b-dev.safetensors' not found; put it in the checkpoints models folder \(looked in .*models/checkpoints\)"):
+        node(pack, "ModelLoader").execute(
+            checkpoint="ltx-2.3-22b-dev.safetensors", text_encoder="gemma_3_12B_it.safetensors", tokenizer="auto", dtype="auto", device="cpu",
+            distilled_lora="none", distilled_lora_strength=1.0,
+        )
+
+
+def write_png(path, width=40, height=24):
+    with av.open(str(path), "w", format="image2") as container:
+        stream = container.add_stream("png")
+        stream.width, stream.height, stream.pix_fmt = width, height, "rgb24"
+        picture = np.zeros((height, width, 3), np.uint8)
+        picture[..., 0] = 200
+        for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+            container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def test_inside_comfyui(pack, tiny_models, inside_comfyui, comfy, tmp_path, monkeypatch):
+    # the node API and files of a ComfyUI install, as stand-ins
+    comfy.folders.update({kind: ([tmp_path / "models" / kind], set()) for kind in ("checkpoints", "text_encoders", "loras")})
+    inputs = tmp_path / "input"
+    inputs.mkdir()
+    write_png(inputs / "fox.png")
+    sys.modules["folder_paths"].get_annotated_filepath = lambda name: str(inputs / name)
+    latest = types.ModuleType("comfy_api.latest")
+    latest.InputImpl = types.SimpleNamespace(VideoFromFile=lambda path: ("VIDEO", path))
+    monkeypatch.setitem(sys.modules, "comfy_api", types.ModuleType("comfy_api"))
+    monkeypatch.setitem(sys.modules, "comfy_api.latest", latest)
+
+    model = node(pack, "ModelLoader").execute(
+        checkpoint="ltx-2.3-22b-distilled.safetensors", text_encoder="gemma_3_12B_it.safetensors", tokenizer="auto", dtype="fp32", device="default",
+        distilled_lora="none", distilled_lora_strength=1.0,
+    ).args[0]
+    patchers = model.managed.patchers
+    assert {name: p.model for name, p in patchers.items()} == model.models.modules()  # every weight-holding module
+    assert all(str(p.load_device) == "cpu" and str(p.offload_device) == "cpu" for p in patchers.values())
+
+    renderer = importlib.import_module(pack.__name__ + ".ltx2.pipeline.renderer").LTXChunkRenderer
+    given = []
+    original_init = renderer.__init__
+    monkeypatch.setattr(renderer, "__init__", lambda self, models, settings, images=None: given.append(images) or original_init(self, models, settings, images))
+    schedule = {"prompt": "a fox", "anchors": [{"chunk": 0, "image": "fox.png"}]}
+    video, images, audio, plan_json = run_sampler(pack, model, node_id="12", schedule=json.dumps(schedule)).args
+    ((loaded, full),) = comfy.loads  # ComfyUI made room and loaded every module once, before the run
+    assert loaded == list(patchers.values()) and full
+    assert video == ("VIDEO", str(comfy.output / "t/chain_00001_.mp4"))
+    assert images == audio == ("blocked", pack_message(pack))
+    events = [d for e, d, sid in comfy.sent if e == "ltx2chain.progress"]
+    assert events[0]["event"] == "chain_start" and events[-1]["event"] == "done" and {d["node"] for d in events} == {"12"}
+    assert decode_mp4(comfy.output / "t/chain_00001_.mp4") == (41, 24, True)
+    # the anchor the timeline editor picked from ComfyUI's input folder reached the renderer as a picture
+    ((images_given,),) = [list(g.items()) for g in given]
+    name, picture = images_given
+    assert name == "fox.png" and picture.shape == (24, 40, 3)
+    assert torch.allclose(picture.reshape(-1, 3).mean(0), torch.tensor([200 / 255, 0.0, 0.0]), atol=0.02)
+
+
+def pack_message(pack):
+    return sys.modules[pack.__name__ + ".nodes.sampler"].FRAMES_OFF
