@@ -118,6 +118,19 @@ def model_placement() -> tuple[torch.device, torch.device, torch.dtype]:
     return torch.device(load), torch.device(mm.unet_offload_device()), dtype
 
 
+class _Held(torch.nn.Module):
+    """One of our modules as ComfyUI's patcher sees it: a container it may set its bookkeeping attributes on
+    (``device``, loaded-memory counters) without running into the module's own properties (Hugging Face models
+    define a read-only ``device``)."""
+
+    def __init__(self, module: torch.nn.Module):
+        super().__init__()
+        self.held = module
+
+    def get_dtype(self) -> torch.dtype:
+        return next(self.held.parameters()).dtype
+
+
 class ManagedModules:
     """Our torch modules under ComfyUI's model management: one model patcher per module, so ComfyUI counts
     their memory, frees room for them, and offloads them when another workflow needs the GPU.
@@ -130,7 +143,7 @@ class ManagedModules:
         # looked up at call time: CoreModelPatcher is rebound when dynamic VRAM starts; older builds lack it
         make = getattr(patchers, "CoreModelPatcher", None) or patchers.ModelPatcher
         self.load_device = load_device
-        self.patchers = {name: make(module, load_device=load_device, offload_device=offload_device) for name, module in modules.items()}
+        self.patchers = {name: make(_Held(module), load_device=load_device, offload_device=offload_device) for name, module in modules.items()}
 
     def load(self, memory_required: int = 0) -> None:
         """Bring every module to the load device, evicting other models as needed. Full loads only: our

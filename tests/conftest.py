@@ -64,6 +64,7 @@ def comfy(monkeypatch, tmp_path):
     class Patcher:  # ComfyUI's ModelPatcher: holds the module and where it loads / offloads to
         def __init__(self, model, load_device, offload_device):
             self.model, self.load_device, self.offload_device = model, load_device, offload_device
+            model.device = offload_device  # as ComfyUI's does (and again at every load)
 
     patchers = types.ModuleType("comfy.model_patcher")
     patchers.ModelPatcher = Patcher

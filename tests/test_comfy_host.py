@@ -60,9 +60,10 @@ def test_managed_modules_hand_our_modules_to_model_management(inside_comfyui, co
     load, offload, dtype = inside_comfyui.host.model_placement()
     assert (load, offload, dtype) == (torch.device("cpu"), torch.device("cpu"), "bf16")
     managed = inside_comfyui.host.ManagedModules(modules, torch.device("cuda"), offload)
-    assert {n: (p.model, p.load_device, p.offload_device) for n, p in managed.patchers.items()} == {
+    assert {n: (p.model.held, p.load_device, p.offload_device) for n, p in managed.patchers.items()} == {
         n: (m, torch.device("cuda"), torch.device("cpu")) for n, m in modules.items()
     }
+    assert managed.patchers["transformer"].model.get_dtype() == torch.float32
     managed.load()
     ((loaded, full),) = comfy.loads
     assert loaded == list(managed.patchers.values()) and full  # plain torch layers: full loads only

@@ -138,7 +138,8 @@ def test_inside_comfyui(pack, tiny_models, inside_comfyui, comfy, tmp_path, monk
         distilled_lora="none", distilled_lora_strength=1.0,
     ).args[0]
     patchers = model.managed.patchers
-    assert {name: p.model for name, p in patchers.items()} == model.models.modules()  # every weight-holding module
+    assert {name: p.model.held for name, p in patchers.items()} == model.models.modules()  # every weight-holding module
+    assert all(p.model.state_dict().keys() == {"held." + k for k in p.model.held.state_dict()} for p in patchers.values())
     assert all(str(p.load_device) == "cpu" and str(p.offload_device) == "cpu" for p in patchers.values())
 
     renderer = importlib.import_module(pack.__name__ + ".ltx2.pipeline.renderer").LTXChunkRenderer
