@@ -185,3 +185,24 @@ def test_unknown_lora_in_the_schedule_is_a_clear_error(models):
     plan = make_plan(total_frames=17, fps=24, clip_frames=33, tail_frames=9)
     with pytest.raises(ValueError, match=r"loras \(chunk 0\): LoRA 'nope' is not loaded"):
         render_chain(models, SETTINGS, plan, ChunkSchedule.parse({"loras": [{"name": "nope", "scale": 1.0}]}))
+
+
+def test_guidance_defaults_follow_the_schedule(models):
+    from ltx2.chain.runner import ChunkJob
+    from ltx2.pipeline.settings import full_schedule
+    from ltx2.sampling.guidance import NO_GUIDANCE, default_guidance
+
+    plan = make_plan(total_frames=17, fps=24, clip_frames=33, tail_frames=9)
+    job = lambda schedule: ChunkJob(plan, plan.chunks[0], ChunkSchedule.parse(schedule).resolve(0, plan))  # noqa: E731
+    distilled = LTXChunkRenderer(models, RenderSettings(width=64, height=64))
+    full = LTXChunkRenderer(models, RenderSettings(width=64, height=64, sigmas=full_schedule(30)))
+    assert distilled._guidance(job({})) == (NO_GUIDANCE, NO_GUIDANCE)
+    assert full._guidance(job({})) == default_guidance(models.arch)
+    video, audio = full._guidance(job({"guidance": 4.0}))
+    assert (video.cfg, audio.cfg, video.stg) == (4.0, 4.0, 0.0)
+
+
+def test_guided_chunk_renders(models):
+    plan = make_plan(total_frames=17, fps=24, clip_frames=33, tail_frames=9)
+    run = render_chain(models, SETTINGS, plan, ChunkSchedule.parse({"prompt": "a", "negative_prompt": "b", "guidance": 3.0}), return_media=True)
+    assert torch.isfinite(run.output.frames).all() and run.output.frames.shape[0] == 17

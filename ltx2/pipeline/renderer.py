@@ -41,7 +41,8 @@ from ..model.positions import audio_positions, keyframe_positions, video_positio
 from ..model.vae_tiling import decode_frames, encode_frames
 from ..sampling.conditioning import append_tokens, keep_before, noised, replace_tokens
 from ..sampling.euler import sample
-from ..sampling.guidance import NO_GUIDANCE, Guidance
+from ..sampling.guidance import NO_GUIDANCE, Guidance, default_guidance
+from ..sampling.schedules import DISTILLED_STAGE1, DISTILLED_STAGE2
 from ..sampling.tokens import TokenState
 from ..sampling.velocity import DiTVelocity
 from .images import fit_image, load_image
@@ -93,8 +94,13 @@ class LTXChunkRenderer:
             loras.set_scale(name, scale)
 
     def _guidance(self, job: ChunkJob) -> tuple[Guidance, Guidance]:
+        """A chunk's guidance: its scale as CFG on both modalities; none given: the model's default, which is no
+        guidance on the distilled schedule and the reference's CFG + STG + modality guidance on the full one."""
         g = job.params.guidance
-        return (NO_GUIDANCE, NO_GUIDANCE) if g is None or g == 1.0 else (Guidance(cfg=g), Guidance(cfg=g))
+        if g is None:
+            distilled = tuple(self.settings.sigmas) in (DISTILLED_STAGE1, DISTILLED_STAGE2)
+            return (NO_GUIDANCE, NO_GUIDANCE) if distilled else default_guidance(self.models.arch)
+        return (NO_GUIDANCE, NO_GUIDANCE) if g == 1.0 else (Guidance(cfg=g), Guidance(cfg=g))
 
     def _video_state(self, job: ChunkJob, handoff, generator: torch.Generator) -> TokenState:
         m, p, c = self.models, job.params, job.chunk
