@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     length.add_argument("--seconds", type=float, help="total length in seconds")
     what.add_argument("--fps", default="24", help="frame rate (default 24)")
     what.add_argument("--width", type=int, help="multiple of 32 (default 768; 128 with --demo)")
-    what.add_argument("--height", type=int, help="multiple of 32 (default 512; 96 with --demo)")
+    what.add_argument("--height", type=int, help="multiple of 32 (default 512; 96 with --demo, 128 with --demo --two-stage)")
     what.add_argument("--clip-frames", type=int, default=121, help="frames per chunk, 8k+1 (default 121)")
     what.add_argument("--tail-frames", type=int, default=25, help="frames handed from chunk to chunk, 8k+1 (default 25)")
     what.add_argument("--max-chunks", type=int, default=DEFAULT_MAX_CHUNKS)
@@ -140,7 +140,7 @@ def _render(args: argparse.Namespace) -> int:
     schedule = _schedule_for_render(args)
     settings = RenderSettings(
         width=args.width or (128 if args.demo else 768),
-        height=args.height or (96 if args.demo else 512),
+        height=args.height or ((128 if args.two_stage else 96) if args.demo else 512),
         sigmas=full_schedule(args.steps) if args.steps else RenderSettings.sigmas,
         handoff=args.handoff,
         drift=args.drift,
