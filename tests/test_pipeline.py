@@ -221,3 +221,19 @@ def test_two_stage_chain(models):
     assert steps[:6] == [(0, i, 6) for i in range(1, 7)], "3 half-size steps then 3 refine steps, one progress bar"
     with pytest.raises(ValueError, match="width: must be a positive multiple of 64 for two-stage"):
         RenderSettings(width=96, height=64, two_stage=True)
+
+
+def test_soft_anchor_travels_to_continuations(models):
+    settings = RenderSettings(width=64, height=64, sigmas=SETTINGS.sigmas, guidance="off", anchor_continuations=0.5)
+    plan = make_plan(total_frames=73, fps=24, clip_frames=33, tail_frames=9)  # 3 chunks
+    image = torch.rand(1, 64, 64, 3)
+    renderer = LTXChunkRenderer(models, settings, {"start": image})
+    states = []
+    original = renderer._video_state
+    renderer._video_state = lambda *a, **k: states.append(original(*a, **k)) or states[-1]
+    from ltx2.chain.runner import ChainRunner
+    from ltx2.media.sink import MemorySink
+
+    ChainRunner(renderer, StandaloneHost("cpu")).run(plan, ChunkSchedule.parse({"anchors": [{"chunk": 0, "image": "start"}]}), MemorySink())
+    assert [s.latent.shape[1] - s.target_tokens for s in states] == [0, 4, 4], "chunks 1 and 2 carry one appended anchor frame (2x2 tokens)"
+    assert all(s.mask[0, s.target_tokens :, 0].eq(0.5).all() for s in states[1:])

@@ -118,6 +118,9 @@ class LTXChunkRenderer:
             if p.tail_noise:
                 tokens = torch.lerp(tokens, torch.randn(tokens.shape, generator=generator).to(tokens.device), p.tail_noise)
             state = replace_tokens(state, 0, tokens, p.handoff_strength)
+        if handoff is not None and "anchor_image" in handoff and self.settings.anchor_continuations:
+            tokens = patchify_video(self._encode(handoff["anchor_image"], width, height))
+            state = append_tokens(state, tokens, keyframe_positions(0, 1, h, w, fps, device=m.device), self.settings.anchor_continuations)
         for anchor in p.anchors:
             tokens = patchify_video(self._encode(self._image(anchor.image), width, height))
             if anchor.position == "first" and handoff is None:
@@ -196,7 +199,16 @@ class LTXChunkRenderer:
                 reference = LatentStats(handoff["drift_mean"].to(m.device), handoff["drift_std"].to(m.device))
                 video_latent = pull_toward(video_latent, reference, self.settings.drift)
         latents = {"video": video_latent.cpu(), "audio": audio_latent.cpu()}
-        return ChunkRecord(latents, self._handoff(job, latents, reference) if c.tail_frames else None)
+        if not c.tail_frames:
+            return ChunkRecord(latents, None)
+        out = self._handoff(job, latents, reference)
+        if self.settings.anchor_continuations:  # chunk 0's opening image travels down the chain
+            opening = next((a for a in p.anchors if a.position == "first"), None) if handoff is None else None
+            if opening is not None:
+                out["anchor_image"] = (self._image(opening.image) * 255).round().to(torch.uint8)
+            elif handoff is not None and "anchor_image" in handoff:
+                out["anchor_image"] = handoff["anchor_image"]
+        return ChunkRecord(latents, out)
 
     def _handoff(self, job: ChunkJob, latents: dict[str, torch.Tensor], reference: LatentStats | None) -> dict[str, torch.Tensor]:
         c, fps = job.chunk, job.plan.fps
