@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--steps", type=int, help="full-model schedule with this many steps (default: the distilled 8 steps)")
     how.add_argument("--guidance", type=float, help="guidance scale (default: none, as distilled models use)")
     how.add_argument("--handoff", choices=HANDOFF_MODES, default="reencode", help="tail handoff: re-encode decoded frames (default) or carry latents")
+    how.add_argument("--anchor-continuations", type=float, default=0.0, help="soft anchor of --image on every continuation, 0..1 (default 0: off)")
     how.add_argument("--two-stage", action="store_true", help="render at half size, upsample x2 in latent space, refine at full size")
     how.add_argument("--drift", type=float, default=0.0, help="pull chunk latent statistics toward the first chunk's, 0..1 (0.1-0.3 for long runs)")
     out = render.add_argument_group("output")
@@ -145,6 +146,7 @@ def _render(args: argparse.Namespace) -> int:
         handoff=args.handoff,
         drift=args.drift,
         two_stage=args.two_stage,
+        anchor_continuations=args.anchor_continuations,
     )
     if args.demo:
         print("DEMO: a tiny built-in model with random weights; the picture and the sound are noise.", file=sys.stderr)
