@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--tokenizer", type=Path, help="Gemma tokenizer (folder, tokenizer.json or tokenizer.model) for a single-file Gemma")
     source.add_argument("--fused-lora", action="append", default=[], metavar="FILE[:STRENGTH]", help="merge a LoRA at load (e.g. the distilled LoRA)")
     source.add_argument("--lora", action="append", default=[], metavar="NAME=FILE", help="attach a runtime LoRA that schedules ramp by NAME")
+    source.add_argument("--upsampler", type=Path, help="spatial x2 latent upsampler file (for --two-stage)")
     source.add_argument("--device", help="cuda, cpu, ... (default: cuda when available)")
     what = render.add_argument_group("video")
     what.add_argument("--prompt", help="the prompt (overrides the schedule's opening prompt)")
@@ -55,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     length.add_argument("--seconds", type=float, help="total length in seconds")
     what.add_argument("--fps", default="24", help="frame rate (default 24)")
     what.add_argument("--width", type=int, help="multiple of 32 (default 768; 128 with --demo)")
-    what.add_argument("--height", type=int, help="multiple of 32 (default 512; 96 with --demo)")
+    what.add_argument("--height", type=int, help="multiple of 32 (default 512; 96 with --demo, 128 with --demo --two-stage)")
     what.add_argument("--clip-frames", type=int, default=121, help="frames per chunk, 8k+1 (default 121)")
     what.add_argument("--tail-frames", type=int, default=25, help="frames handed from chunk to chunk, 8k+1 (default 25)")
     what.add_argument("--max-chunks", type=int, default=DEFAULT_MAX_CHUNKS)
@@ -63,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--steps", type=int, help="full-model schedule with this many steps (default: the distilled 8 steps)")
     how.add_argument("--guidance", type=float, help="guidance scale (default: none, as distilled models use)")
     how.add_argument("--handoff", choices=HANDOFF_MODES, default="reencode", help="tail handoff: re-encode decoded frames (default) or carry latents")
+    how.add_argument("--anchor-continuations", type=float, default=0.0, help="soft anchor of --image on every continuation, 0..1 (default 0: off)")
+    how.add_argument("--two-stage", action="store_true", help="render at half size, upsample x2 in latent space, refine at full size")
     how.add_argument("--drift", type=float, default=0.0, help="pull chunk latent statistics toward the first chunk's, 0..1 (0.1-0.3 for long runs)")
     out = render.add_argument_group("output")
     out.add_argument("--out", type=Path, required=True, help="the MP4 to write")
@@ -138,17 +141,19 @@ def _render(args: argparse.Namespace) -> int:
     schedule = _schedule_for_render(args)
     settings = RenderSettings(
         width=args.width or (128 if args.demo else 768),
-        height=args.height or (96 if args.demo else 512),
+        height=args.height or ((128 if args.two_stage else 96) if args.demo else 512),
         sigmas=full_schedule(args.steps) if args.steps else RenderSettings.sigmas,
         handoff=args.handoff,
         drift=args.drift,
+        two_stage=args.two_stage,
+        anchor_continuations=args.anchor_continuations,
     )
     if args.demo:
         print("DEMO: a tiny built-in model with random weights; the picture and the sound are noise.", file=sys.stderr)
         models = demo_models(args.device or "cpu")
     else:
         fused = tuple((path, float(strength)) for path, strength in (_split(spec, ":", "1.0", "--fused-lora") for spec in args.fused_lora))
-        models = load_models(args.checkpoint, args.gemma, tokenizer=args.tokenizer, device=args.device, fused_loras=fused)
+        models = load_models(args.checkpoint, args.gemma, tokenizer=args.tokenizer, device=args.device, fused_loras=fused, spatial_upsampler=args.upsampler)
     for spec in args.lora:
         name, path = _split(spec, "=", "", "--lora")
         models.add_lora(name, path, 0.0)

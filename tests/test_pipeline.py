@@ -22,7 +22,7 @@ from ltx2.pipeline.settings import RenderSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 AAC_FRAME = 1024
-SETTINGS = RenderSettings(width=64, height=64, sigmas=(1.0, 0.7, 0.3, 0.0))
+SETTINGS = RenderSettings(width=64, height=64, sigmas=(1.0, 0.7, 0.3, 0.0), guidance="off")
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_chain_with_prompt_changes_and_a_lora_ramp(models, tmp_path):
 
 @pytest.mark.parametrize("handoff", ["reencode", "latent"])
 def test_tail_and_audio_are_handed_over(models, tmp_path, handoff):
-    settings = RenderSettings(width=64, height=64, sigmas=SETTINGS.sigmas, handoff=handoff)
+    settings = RenderSettings(width=64, height=64, sigmas=SETTINGS.sigmas, handoff=handoff, guidance="off")
     plan = make_plan(total_frames=57, fps=24, clip_frames=33, tail_frames=9)  # 2 chunks, tail = 2 latent slots
     render_chain(models, settings, plan, ChunkSchedule(), run_dir=tmp_path)
     renderer = LTXChunkRenderer(models, settings)
@@ -124,7 +124,8 @@ def test_tail_and_audio_are_handed_over(models, tmp_path, handoff):
     tail = records[0].handoff
     second = records[1].latents
     # strength 1: the receiving chunk's first latent slots are exactly the tail as this chunk's encoder sees it
-    expected = renderer._encode(tail["frames"]) if handoff == "reencode" else torch.cat([renderer._encode(tail["frames"][:1]), tail["video_latents"]], 2)
+    encode = lambda frames: renderer._encode(frames, 64, 64)  # noqa: E731
+    expected = encode(tail["frames"]) if handoff == "reencode" else torch.cat([encode(tail["frames"][:1]), tail["video_latents"]], 2)
     assert torch.equal(second["video"][:, :, :2], expected)
     # the audio over the tail's seconds continues the previous chunk's sound exactly
     carried = patchify_audio(models.audio.encode_audio(tail["audio"], int(tail["audio_rate"]))[None]).float()
@@ -177,7 +178,7 @@ def test_image_to_video_pins_the_first_latent(models):
     ChainRunner(renderer, StandaloneHost("cpu")).run(plan, schedule, MemorySink())
     from ltx2.pipeline.images import fit_image
 
-    expected = renderer._encode(fit_image(image, 64, 64)[None])
+    expected = renderer._encode(fit_image(image, 64, 64), 64, 64)
     assert torch.equal(store_records[0].latents["video"][:, :, :1], expected)
 
 
@@ -185,3 +186,54 @@ def test_unknown_lora_in_the_schedule_is_a_clear_error(models):
     plan = make_plan(total_frames=17, fps=24, clip_frames=33, tail_frames=9)
     with pytest.raises(ValueError, match=r"loras \(chunk 0\): LoRA 'nope' is not loaded"):
         render_chain(models, SETTINGS, plan, ChunkSchedule.parse({"loras": [{"name": "nope", "scale": 1.0}]}))
+
+
+def test_guidance_defaults_follow_the_schedule(models):
+    from ltx2.chain.runner import ChunkJob
+    from ltx2.pipeline.settings import full_schedule
+    from ltx2.sampling.guidance import NO_GUIDANCE, default_guidance
+
+    plan = make_plan(total_frames=17, fps=24, clip_frames=33, tail_frames=9)
+    job = lambda schedule: ChunkJob(plan, plan.chunks[0], ChunkSchedule.parse(schedule).resolve(0, plan))  # noqa: E731
+    distilled = LTXChunkRenderer(models, RenderSettings(width=64, height=64))
+    full = LTXChunkRenderer(models, RenderSettings(width=64, height=64, sigmas=full_schedule(30)))
+    assert distilled._guidance(job({})) == (NO_GUIDANCE, NO_GUIDANCE)
+    assert full._guidance(job({})) == default_guidance(models.arch)
+    off = LTXChunkRenderer(models, RenderSettings(width=64, height=64, sigmas=full_schedule(30), guidance="off"))
+    assert off._guidance(job({})) == (NO_GUIDANCE, NO_GUIDANCE)
+    video, audio = full._guidance(job({"guidance": 4.0}))
+    assert (video.cfg, audio.cfg, video.stg) == (4.0, 4.0, 0.0)
+
+
+def test_guided_chunk_renders(models):
+    plan = make_plan(total_frames=17, fps=24, clip_frames=33, tail_frames=9)
+    run = render_chain(models, SETTINGS, plan, ChunkSchedule.parse({"prompt": "a", "negative_prompt": "b", "guidance": 3.0}), return_media=True)
+    assert torch.isfinite(run.output.frames).all() and run.output.frames.shape[0] == 17
+
+
+def test_two_stage_chain(models):
+    settings = RenderSettings(width=128, height=64, sigmas=SETTINGS.sigmas, guidance="off", two_stage=True)
+    plan = make_plan(total_frames=41, fps=24, clip_frames=25, tail_frames=9)  # 2 chunks
+    steps = []
+    host = StandaloneHost("cpu", listeners=[lambda e: steps.append((e.chunk, e.step, e.steps)) if e.name == "denoise_step" else None])
+    run = render_chain(models, settings, plan, ChunkSchedule(), return_media=True, host=host)
+    assert run.output.frames.shape == (41, 64, 128, 3) and torch.isfinite(run.output.frames).all()
+    assert steps[:6] == [(0, i, 6) for i in range(1, 7)], "3 half-size steps then 3 refine steps, one progress bar"
+    with pytest.raises(ValueError, match="width: must be a positive multiple of 64 for two-stage"):
+        RenderSettings(width=96, height=64, two_stage=True)
+
+
+def test_soft_anchor_travels_to_continuations(models):
+    settings = RenderSettings(width=64, height=64, sigmas=SETTINGS.sigmas, guidance="off", anchor_continuations=0.5)
+    plan = make_plan(total_frames=73, fps=24, clip_frames=33, tail_frames=9)  # 3 chunks
+    image = torch.rand(1, 64, 64, 3)
+    renderer = LTXChunkRenderer(models, settings, {"start": image})
+    states = []
+    original = renderer._video_state
+    renderer._video_state = lambda *a, **k: states.append(original(*a, **k)) or states[-1]
+    from ltx2.chain.runner import ChainRunner
+    from ltx2.media.sink import MemorySink
+
+    ChainRunner(renderer, StandaloneHost("cpu")).run(plan, ChunkSchedule.parse({"anchors": [{"chunk": 0, "image": "start"}]}), MemorySink())
+    assert [s.latent.shape[1] - s.target_tokens for s in states] == [0, 4, 4], "chunks 1 and 2 carry one appended anchor frame (2x2 tokens)"
+    assert all(s.mask[0, s.target_tokens :, 0].eq(0.5).all() for s in states[1:])

@@ -25,17 +25,22 @@ def timestep_sinusoid(t: torch.Tensor, channels: int = SINUSOID_CHANNELS, max_pe
     return torch.cat((torch.cos(angles), torch.sin(angles)), dim=-1)
 
 
-class _TimestepEmbedder(nn.Module):
+class TimestepEmbedder(nn.Module):
+    """Sinusoid of an (already scaled) timestep, then Linear-SiLU-Linear: t (N,) -> (N, dim)."""
+
     def __init__(self, dim: int):
         super().__init__()
         self.linear_1 = nn.Linear(SINUSOID_CHANNELS, dim)
         self.linear_2 = nn.Linear(dim, dim)
 
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(F.silu(self.linear_1(timestep_sinusoid(t).to(self.linear_1.weight.dtype))))
+
 
 class _Embedding(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
-        self.timestep_embedder = _TimestepEmbedder(dim)
+        self.timestep_embedder = TimestepEmbedder(dim)
 
 
 class AdaLNSingle(nn.Module):
@@ -47,7 +52,5 @@ class AdaLNSingle(nn.Module):
 
     def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """t (N,) already scaled (sigma * 1000) -> (modulation (N, rows*dim), emb (N, dim))."""
-        embedder = self.emb.timestep_embedder
-        x = timestep_sinusoid(t).to(self.linear.weight.dtype)
-        emb = embedder.linear_2(F.silu(embedder.linear_1(x)))
+        emb = self.emb.timestep_embedder(t)
         return self.linear(F.silu(emb)), emb

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .adaln import TimestepEmbedder
+
 STATISTICS = ("mean-of-means", "std-of-means")
 """Buffer names of :class:`LatentStatistics` (the official key names)."""
 
@@ -194,27 +196,15 @@ class LatentStatistics(nn.Module):
 
 
 class TimestepMLP(nn.Module):
-    """Sinusoidal embedding (256, cos first, frequency shift 0) of a scaled timestep, then Linear-SiLU-Linear.
-
-    Keys ``timestep_embedder.linear_{1,2}`` as in the official decoder (only present when the config enables
-    timestep conditioning).
-    """
-
-    FREQUENCIES = 256
+    """The decoder's timestep embedding (keys ``timestep_embedder.linear_{1,2}``, present only when the config
+    enables timestep conditioning): the DiT's sinusoid + MLP."""
 
     def __init__(self, dim: int):
         super().__init__()
-        self.timestep_embedder = nn.Module()
-        self.timestep_embedder.linear_1 = nn.Linear(self.FREQUENCIES, dim)
-        self.timestep_embedder.linear_2 = nn.Linear(dim, dim)
+        self.timestep_embedder = TimestepEmbedder(dim)
 
     def forward(self, t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:  # t [B] -> [B, dim]
-        half = self.FREQUENCIES // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
-        angles = t.float()[:, None] * freqs[None]
-        emb = torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1).to(dtype)
-        mlp = self.timestep_embedder
-        return mlp.linear_2(F.silu(mlp.linear_1(emb)))
+        return self.timestep_embedder(t).to(dtype)
 
 
 def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

@@ -20,13 +20,15 @@ def load_image(path: str | os.PathLike) -> torch.Tensor:
 
 
 def fit_image(image: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    """[H, W, 3] or [1, H, W, 3] in 0..1 -> [height, width, 3]: scaled to cover, then centre-cropped."""
-    if image.dim() == 4:
-        image = image[0]
-    h, w = image.shape[:2]
-    scale = max(height / h, width / w)
-    size = (max(height, round(h * scale)), max(width, round(w * scale)))
-    x = image.permute(2, 0, 1)[None].float()
-    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-    top, left = (size[0] - height) // 2, (size[1] - width) // 2
-    return x[0, :, top : top + height, left : left + width].permute(1, 2, 0).clamp(0, 1)
+    """[H, W, 3] or [N, H, W, 3] in 0..1 -> [height, width, 3] (or [N, ...]): scaled to cover, centre-cropped."""
+    single = image.dim() == 3
+    x = (image[None] if single else image).permute(0, 3, 1, 2).float()
+    h, w = x.shape[2:]
+    if (h, w) != (height, width):
+        scale = max(height / h, width / w)
+        size = (max(height, round(h * scale)), max(width, round(w * scale)))
+        x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+        top, left = (size[0] - height) // 2, (size[1] - width) // 2
+        x = x[:, :, top : top + height, left : left + width]
+    out = x.permute(0, 2, 3, 1).clamp(0, 1)
+    return out[0] if single else out

@@ -21,10 +21,12 @@ from ..loading.checkpoint import CheckpointFile, detect_architecture
 from ..loading.lora import RuntimeLoras, read_lora
 from ..loading.text_encoder import load_text_encoder
 from ..loading.transformer import load_text_connectors, load_transformer
+from ..loading.upsampler import load_latent_upsampler
 from ..loading.video_vae import load_video_decoder, load_video_encoder
 from ..model.audio_vae import AudioDecoder, AudioEncoder, AudioVAEConfig
 from ..model.connector import ConnectorConfig, EmbeddingsConnector
 from ..model.transformer import AudioVideoTransformer
+from ..model.upsampler import LatentUpsampler, UpsamplerConfig
 from ..model.video_vae import VideoDecoder, VideoEncoder, VideoVAEConfig
 from ..model.vocoder import build_vocoder
 from ..text.cache import PromptCache
@@ -55,6 +57,8 @@ class LTXModels:
     dtype: torch.dtype
     name: str
     """What was loaded (file names or ``demo:<seed>``); part of every chunk's resume key."""
+    upsampler: LatentUpsampler | None = None
+    """Spatial x2 latent upsampler, for two-stage rendering."""
     loras: RuntimeLoras = field(init=False)
     prompts: PromptCache = field(init=False)
     lora_files: dict[str, str] = field(default_factory=dict)
@@ -81,6 +85,8 @@ class LTXModels:
             "audio_decoder": self.audio.decoder,
             "vocoder": self.audio.vocoder,
         }
+        if self.upsampler is not None:
+            parts["upsampler"] = self.upsampler
         for side in ("video", "audio"):
             connector = getattr(self.text, f"{side}_connector")
             if isinstance(connector, nn.Module):
@@ -100,10 +106,12 @@ def load_models(
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
     fused_loras: tuple[tuple[str, float], ...] = (),
+    spatial_upsampler: str | os.PathLike | None = None,
 ) -> LTXModels:
     """An official checkpoint plus Gemma 3 (a model folder or ComfyUI's single file), on ``device`` in ``dtype``.
 
-    ``fused_loras``: (file, strength) pairs merged into the DiT at load (e.g. the distilled LoRA).
+    ``fused_loras``: (file, strength) pairs merged into the DiT at load (e.g. the distilled LoRA);
+    ``spatial_upsampler``: the x2 latent upsampler file, for two-stage rendering.
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
@@ -112,7 +120,14 @@ def load_models(
     text = load_text_encoder(
         ckpt, gemma, tokenizer=tokenizer, video_connector=connectors[0], audio_connector=connectors[1], device=device, dtype=dtype
     )
-    name = json.dumps({"checkpoint": Path(checkpoint).name, "gemma": Path(gemma).name, "fused": [(Path(p).name, s) for p, s in fused_loras]})
+    name = json.dumps(
+        {
+            "checkpoint": Path(checkpoint).name,
+            "gemma": Path(gemma).name,
+            "fused": [(Path(p).name, s) for p, s in fused_loras],
+            "upsampler": spatial_upsampler and Path(spatial_upsampler).name,
+        }
+    )
     return LTXModels(
         arch=detect_architecture(ckpt.config),
         config=ckpt.config,
@@ -124,6 +139,7 @@ def load_models(
         device=device,
         dtype=dtype,
         name=name,
+        upsampler=load_latent_upsampler(CheckpointFile(spatial_upsampler), device=device, dtype=dtype) if spatial_upsampler else None,
     )
 
 
@@ -185,6 +201,7 @@ def demo_models(device: str | torch.device = "cpu", seed: int = 0) -> LTXModels:
         "audio_encoder": AudioEncoder(audio_cfg),
         "audio_decoder": AudioDecoder(audio_cfg),
         "vocoder": build_vocoder(config["vocoder"]),
+        "upsampler": LatentUpsampler(UpsamplerConfig.from_checkpoint_config(config["demo_spatial_upsampler"])),
     }
     for module in [*parts.values(), text.feature_extractor, text.video_connector, text.audio_connector]:
         _randomise(module, generator)
@@ -201,4 +218,5 @@ def demo_models(device: str | torch.device = "cpu", seed: int = 0) -> LTXModels:
         device=device,
         dtype=torch.float32,
         name=f"demo:{seed}",
+        upsampler=parts["upsampler"],
     )

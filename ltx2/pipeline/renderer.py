@@ -38,10 +38,12 @@ from ..model.patchify import (
     unpatchify_video,
 )
 from ..model.positions import audio_positions, keyframe_positions, video_positions
+from ..model.upsampler import upsample_latent
 from ..model.vae_tiling import decode_frames, encode_frames
 from ..sampling.conditioning import append_tokens, keep_before, noised, replace_tokens
 from ..sampling.euler import sample
-from ..sampling.guidance import NO_GUIDANCE, Guidance
+from ..sampling.guidance import NO_GUIDANCE, Guidance, default_guidance
+from ..sampling.schedules import DISTILLED_STAGE1, DISTILLED_STAGE2
 from ..sampling.tokens import TokenState
 from ..sampling.velocity import DiTVelocity
 from .images import fit_image, load_image
@@ -66,23 +68,22 @@ class LTXChunkRenderer:
 
     # --- pieces ----------------------------------------------------------------------------------------
 
-    @property
-    def _grid(self) -> tuple[int, int]:
-        return self.settings.height // 32, self.settings.width // 32
-
-    def _encode(self, frames: torch.Tensor) -> torch.Tensor:
-        """Frames [F, H, W, 3] (F = 8k+1; float 0..1 or uint8) -> normalised latent [1, C, k+1, h, w] in float32."""
+    def _encode(self, frames: torch.Tensor, width: int, height: int) -> torch.Tensor:
+        """Frames [F, H, W, 3] (F = 8k+1; float 0..1 or uint8), fitted to width x height -> normalised latent
+        [1, C, k+1, height/32, width/32] in float32."""
         if frames.dtype == torch.uint8:
             frames = frames.float() / 255
-        return encode_frames(self.models.video_encoder, frames, self.settings.tile).float()
+        return encode_frames(self.models.video_encoder, fit_image(frames, width, height), self.settings.tile).float()
 
     def _image(self, name: str) -> torch.Tensor:
+        """A named anchor image as [1, H, W, 3]: a connected image, else a file."""
         if name not in self.images:
             try:
                 self.images[name] = load_image(name)
             except ValueError:
                 raise InputError([("anchors", f"image {name!r} is neither a connected image nor a readable file")]) from None
-        return fit_image(self.images[name], self.settings.width, self.settings.height)
+        image = self.images[name]
+        return image[:1] if image.dim() == 4 else image[None]
 
     def _apply_loras(self, job: ChunkJob) -> None:
         loras = self.models.loras
@@ -93,26 +94,35 @@ class LTXChunkRenderer:
             loras.set_scale(name, scale)
 
     def _guidance(self, job: ChunkJob) -> tuple[Guidance, Guidance]:
+        """A chunk's guidance: its scale as CFG on both modalities; none given: ``settings.guidance``."""
         g = job.params.guidance
-        return (NO_GUIDANCE, NO_GUIDANCE) if g is None or g == 1.0 else (Guidance(cfg=g), Guidance(cfg=g))
+        if g is None:
+            mode = self.settings.guidance
+            if mode == "auto":
+                mode = "off" if tuple(self.settings.sigmas) in (DISTILLED_STAGE1, DISTILLED_STAGE2) else "reference"
+            return (NO_GUIDANCE, NO_GUIDANCE) if mode == "off" else default_guidance(self.models.arch)
+        return (NO_GUIDANCE, NO_GUIDANCE) if g == 1.0 else (Guidance(cfg=g), Guidance(cfg=g))
 
-    def _video_state(self, job: ChunkJob, handoff, generator: torch.Generator) -> TokenState:
+    def _video_state(self, job: ChunkJob, handoff, generator: torch.Generator, width: int, height: int) -> TokenState:
         m, p, c = self.models, job.params, job.chunk
-        h, w = self._grid
+        h, w = height // 32, width // 32
         fps = float(job.plan.fps)
         f = c.latent_frames
         state = TokenState.empty(torch.zeros(1, f * h * w, m.latent_channels, device=m.device), video_positions(f, h, w, fps, device=m.device))
         if handoff is not None:
-            if self.settings.handoff == "latent":
-                tail = torch.cat([self._encode(handoff["frames"][:1]), handoff["video_latents"].to(m.device)], dim=2)
-            else:
-                tail = self._encode(handoff["frames"])
+            if self.settings.handoff == "latent" and handoff["video_latents"].shape[-1] == w:
+                tail = torch.cat([self._encode(handoff["frames"][:1], width, height), handoff["video_latents"].to(m.device)], dim=2)
+            else:  # re-encode (also the half-size first stage of a two-stage latent handoff)
+                tail = self._encode(handoff["frames"], width, height)
             tokens = patchify_video(tail)
             if p.tail_noise:
                 tokens = torch.lerp(tokens, torch.randn(tokens.shape, generator=generator).to(tokens.device), p.tail_noise)
             state = replace_tokens(state, 0, tokens, p.handoff_strength)
+        if handoff is not None and "anchor_image" in handoff and self.settings.anchor_continuations:
+            tokens = patchify_video(self._encode(handoff["anchor_image"], width, height))
+            state = append_tokens(state, tokens, keyframe_positions(0, 1, h, w, fps, device=m.device), self.settings.anchor_continuations)
         for anchor in p.anchors:
-            tokens = patchify_video(self._encode(self._image(anchor.image)[None]))
+            tokens = patchify_video(self._encode(self._image(anchor.image), width, height))
             if anchor.position == "first" and handoff is None:
                 state = replace_tokens(state, 0, tokens, anchor.strength)
             else:
@@ -133,6 +143,15 @@ class LTXChunkRenderer:
             state = keep_before(state, clean, job.plan.tail_frames / float(job.plan.fps))
         return state
 
+    def _stages(self) -> list[tuple[int, int, tuple[float, ...]]]:
+        """(width, height, sigmas) of each denoising stage."""
+        s = self.settings
+        if not s.two_stage:
+            return [(s.width, s.height, s.sigmas)]
+        if self.models.upsampler is None:
+            raise InputError([("two_stage", "two-stage rendering needs the spatial x2 latent upsampler: load it with the model")])
+        return [(s.width // 2, s.height // 2, s.sigmas), (s.width, s.height, DISTILLED_STAGE2)]
+
     # --- the renderer protocol -------------------------------------------------------------------------
 
     def render(self, job: ChunkJob, handoff: dict[str, torch.Tensor] | None, on_step: StepCallback) -> ChunkRecord:
@@ -143,23 +162,32 @@ class LTXChunkRenderer:
         video_guidance, audio_guidance = self._guidance(job)
         needs_negative = video_guidance.needs_negative or audio_guidance.needs_negative
         positive, negative = m.prompts.get(p.prompt, p.negative_prompt if needs_negative else None)
+        contexts = (positive.video.to(m.device), positive.audio.to(m.device))
+        negatives = None if negative is None else (negative.video.to(m.device), negative.audio.to(m.device))
 
         generator = torch.Generator().manual_seed(p.seed)
-        video = self._video_state(job, handoff, generator)
-        audio = self._audio_state(job, handoff)
-        video = noised(video, torch.randn(video.latent.shape, generator=generator).to(m.device))
-        audio = noised(audio, torch.randn(audio.latent.shape, generator=generator).to(m.device))
-
-        model = DiTVelocity(
-            m.transformer,
-            positive.video.to(m.device),
-            positive.audio.to(m.device),
-            negative=None if negative is None else (negative.video.to(m.device), negative.audio.to(m.device)),
-            guidance=(video_guidance, audio_guidance),
-        )
-        with torch.inference_mode():
-            video, audio = sample(model, video, audio, torch.tensor(self.settings.sigmas, device=m.device), on_step=on_step)
-        h, w = self._grid
+        stages = self._stages()
+        total = sum(len(sigmas) - 1 for _, _, sigmas in stages)
+        done = 0
+        video = audio = None
+        for k, (width, height, sigmas) in enumerate(stages):
+            h, w = height // 32, width // 32
+            new_video = self._video_state(job, handoff, generator, width, height)
+            new_audio = self._audio_state(job, handoff)
+            if video is not None:  # refine: start from the upsampled first stage, re-noised to the first sigma
+                up = upsample_latent(unpatchify_video(video.target().latent, c.latent_frames, h // 2, w // 2).to(m.dtype), m.upsampler, m.video_encoder.per_channel_statistics)
+                new_video.latent[:, : new_video.target_tokens] = patchify_video(up.float())
+                new_audio.latent.copy_(audio.latent)
+            video = noised(new_video, torch.randn(new_video.latent.shape, generator=generator).to(m.device), sigmas[0])
+            audio = noised(new_audio, torch.randn(new_audio.latent.shape, generator=generator).to(m.device), sigmas[0])
+            # the refine stage runs without guidance, on the positive prompt only (as the reference)
+            guidance = (video_guidance, audio_guidance) if k == 0 else (NO_GUIDANCE, NO_GUIDANCE)
+            model = DiTVelocity(m.transformer, *contexts, negative=negatives if k == 0 else None, guidance=guidance)
+            offset = done
+            with torch.inference_mode():
+                video, audio = sample(model, video, audio, torch.tensor(sigmas, device=m.device), on_step=lambda i, n, o=offset: on_step(o + i, total))
+            done += len(sigmas) - 1
+        h, w = self.settings.height // 32, self.settings.width // 32
         video_latent = unpatchify_video(video.target().latent, c.latent_frames, h, w).float()
         audio_latent = unpatchify_audio(audio.latent, m.audio.decoder.cfg.z_channels).float()
 
@@ -171,7 +199,16 @@ class LTXChunkRenderer:
                 reference = LatentStats(handoff["drift_mean"].to(m.device), handoff["drift_std"].to(m.device))
                 video_latent = pull_toward(video_latent, reference, self.settings.drift)
         latents = {"video": video_latent.cpu(), "audio": audio_latent.cpu()}
-        return ChunkRecord(latents, self._handoff(job, latents, reference) if c.tail_frames else None)
+        if not c.tail_frames:
+            return ChunkRecord(latents, None)
+        out = self._handoff(job, latents, reference)
+        if self.settings.anchor_continuations:  # chunk 0's opening image travels down the chain
+            opening = next((a for a in p.anchors if a.position == "first"), None) if handoff is None else None
+            if opening is not None:
+                out["anchor_image"] = (self._image(opening.image) * 255).round().to(torch.uint8)
+            elif handoff is not None and "anchor_image" in handoff:
+                out["anchor_image"] = handoff["anchor_image"]
+        return ChunkRecord(latents, out)
 
     def _handoff(self, job: ChunkJob, latents: dict[str, torch.Tensor], reference: LatentStats | None) -> dict[str, torch.Tensor]:
         c, fps = job.chunk, job.plan.fps

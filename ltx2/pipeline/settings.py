@@ -24,18 +24,35 @@ class RenderSettings:
     semantics exact), or its latents carried over (causal slot 0 re-encoded from one frame)."""
     drift: float = 0.0
     """Pull each chunk's latent statistics toward the first chunk's by this factor (0 = off)."""
-    anchor_continuations: bool = False
-    """Repeat chunk 0's first-frame anchor as a soft keyframe on later chunks (helps identity on LTX-2; LTX-2.3
-    treats repeated anchors as keyframes to reach, so it is off by default)."""
+    anchor_continuations: float = 0.0
+    """Strength of a soft anchor on chunk 0's first-frame image, added to every continuation at its first frame
+    (0 = off, the default). It can hold identity on LTX-2, but it also pulls every chunk back toward the opening
+    picture, and LTX-2.3 treats a repeated anchor as a keyframe to reach; prefer the tail handoff alone."""
     tile: VideoTiling | None = None
     """VAE tiling for encode/decode (None: whole chunk at once)."""
+    guidance: Literal["auto", "off", "reference"] = "auto"
+    """Guidance for chunks whose schedule gives no scale: ``reference`` = the reference pipelines' CFG + STG +
+    modality defaults for the model version, ``off`` = one conditional pass, ``auto`` = off on the distilled
+    schedules, reference otherwise."""
+    two_stage: bool = False
+    """Render at half size with ``sigmas``, upsample the latent x2 (the models' spatial upsampler), then refine at
+    full size with the distilled stage-2 sigmas, as the reference pipelines do (width and height multiples of 64)."""
 
     def __post_init__(self):
-        problems = [(name, f"must be a positive multiple of 32, got {value}") for name, value in (("width", self.width), ("height", self.height)) if value < 32 or value % 32]
+        step = 64 if self.two_stage else 32
+        problems = [
+            (name, f"must be a positive multiple of {step}{' for two-stage rendering' if self.two_stage else ''}, got {value}")
+            for name, value in (("width", self.width), ("height", self.height))
+            if value < step or value % step
+        ]
         if self.handoff not in HANDOFF_MODES:
             problems.append(("handoff", f"must be one of {', '.join(HANDOFF_MODES)}, got {self.handoff!r}"))
         if len(self.sigmas) < 2 or self.sigmas[-1] != 0.0:
             problems.append(("sigmas", "must hold at least two values and end at 0"))
+        if self.guidance not in ("auto", "off", "reference"):
+            problems.append(("guidance", f"must be auto, off or reference, got {self.guidance!r}"))
+        if not 0.0 <= self.anchor_continuations <= 1.0:
+            problems.append(("anchor_continuations", f"must be in [0, 1], got {self.anchor_continuations}"))
         if not 0.0 <= self.drift <= 1.0:
             problems.append(("drift", f"must be in [0, 1], got {self.drift}"))
         if problems:
