@@ -15,7 +15,7 @@ from .host import CATEGORY, NODE_PREFIX, io
 LOADERS = CATEGORY + "/loaders"
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 AUTO_TOKENIZER = "auto"
-NO_LORA = "none"
+NONE = "none"
 
 
 def _model_out():
@@ -55,20 +55,22 @@ class ModelLoader(io.ComfyNode):
                 io.Combo.Input("tokenizer", options=[AUTO_TOKENIZER, *model_files.list_tokenizers()], default=AUTO_TOKENIZER, tooltip="'auto': the tokenizer inside the text encoder's folder or single file. Otherwise a folder in models/text_encoders holding tokenizer.json or tokenizer.model."),
                 io.Combo.Input("dtype", options=["auto", *DTYPES], default="auto", tooltip="Weight dtype. 'auto': what ComfyUI picks for this GPU (bf16 on recent NVIDIA cards); fp32 on CPU."),
                 io.Combo.Input("device", options=["default", "cpu"], default="default", tooltip="'default': the GPU, managed by ComfyUI. 'cpu': run everything on the CPU (very slow; for tests)."),
-                io.Combo.Input("distilled_lora", options=[NO_LORA, *model_files.list_models(model_files.LORAS)], default=NO_LORA, tooltip="A LoRA fused into the weights at load (models/loras), e.g. the distilled LoRA that turns a dev checkpoint into the 8-step distilled model. 'none' for a distilled checkpoint."),
+                io.Combo.Input("distilled_lora", options=[NONE, *model_files.list_models(model_files.LORAS)], default=NONE, tooltip="A LoRA fused into the weights at load (models/loras), e.g. the distilled LoRA that turns a dev checkpoint into the 8-step distilled model. 'none' for a distilled checkpoint."),
                 io.Float.Input("distilled_lora_strength", default=1.0, min=-10.0, max=10.0, step=0.05, tooltip="Strength of the fused LoRA."),
+                io.Combo.Input("spatial_upsampler", options=[NONE, *model_files.list_models(model_files.LATENT_UPSCALERS)], default=NONE, tooltip="The x2 spatial latent upsampler of this model version (models/latent_upscale_models, e.g. ltx-2-spatial-upscaler-x2-1.0.safetensors), needed for two-stage rendering. 'none' otherwise."),
             ],
             outputs=[_model_out()],
         )
 
     @classmethod
-    def execute(cls, checkpoint, text_encoder, tokenizer, dtype, device, distilled_lora, distilled_lora_strength):
+    def execute(cls, checkpoint, text_encoder, tokenizer, dtype, device, distilled_lora, distilled_lora_strength, spatial_upsampler):
         ckpt = model_files.resolve(model_files.CHECKPOINTS, checkpoint)
         gemma = model_files.resolve(model_files.TEXT_ENCODERS, text_encoder)
         tok = None if tokenizer == AUTO_TOKENIZER else model_files.resolve(model_files.TEXT_ENCODERS, tokenizer)
-        fused = () if distilled_lora == NO_LORA else ((str(model_files.resolve(model_files.LORAS, distilled_lora)), distilled_lora_strength),)
+        fused = () if distilled_lora == NONE else ((str(model_files.resolve(model_files.LORAS, distilled_lora)), distilled_lora_strength),)
+        upsampler = None if spatial_upsampler == NONE else model_files.resolve(model_files.LATENT_UPSCALERS, spatial_upsampler)
         load, offload, weights, managed = _placement(device, dtype)
-        models = load_models(ckpt, gemma, tokenizer=tok, device=offload, dtype=weights, fused_loras=fused)
+        models = load_models(ckpt, gemma, tokenizer=tok, device=offload, dtype=weights, fused_loras=fused, spatial_upsampler=upsampler)
         patchers = host.ManagedModules(models.modules(), load, offload) if managed else None
         return io.NodeOutput(ChainModel(models, patchers))
 

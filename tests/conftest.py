@@ -113,6 +113,7 @@ TINY_FILES = {
     "checkpoints/ltx-2.3-22b-distilled.safetensors": TINY + "tiny-ltx-2.3-22b.safetensors",
     "loras/ltx-2-19b-distilled-lora-384.safetensors": TINY + "tiny-ltx-2-19b-lora-r4.safetensors",
     "loras/ltx-2-19b-lora-camera-control-dolly-in.safetensors": TINY + "tiny-ltx-2-19b-lora-r4.safetensors",
+    "latent_upscale_models/ltx-2.3-spatial-upscaler-x2-1.1.safetensors": TINY + "tiny-ltx-2.3-spatial-upscaler-x2-1.1.safetensors",
 }
 TINY_GEMMA_AS = "text_encoders/gemma_3_12B_it.safetensors"
 """Stands for ComfyUI's Gemma single file: here a folder with the tiny Gemma and a tiny tokenizer (same name)."""

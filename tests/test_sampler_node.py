@@ -12,7 +12,7 @@ import pytest
 import torch
 from test_workflows import TINY_RUN, decode_mp4, schemas
 
-RUN = {**TINY_RUN, "fps": 24.0, "max_chunks": 10, "handoff": "latent", "drift": 0.0, "keep_partial": False}
+RUN = {**TINY_RUN, "fps": 24.0, "max_chunks": 10, "handoff": "latent", "drift": 0.0, "steps": 0, "guidance": "auto", "two_stage": False, "anchor_continuations": 0.0, "keep_partial": False}
 SCHEDULE = {"prompt": "a cat sat on the mat", "seed": 5, "prompts": [{"chunk": 1, "text": "the cat sat"}]}
 
 
@@ -45,6 +45,26 @@ def count_renders(pack, monkeypatch):
     return calls
 
 
+def count_steps(pack, monkeypatch):
+    """The denoise step count of each chunk, from the steps the runner reports."""
+    runner = importlib.import_module(pack.__name__ + ".ltx2.chain.runner").ChainRunner
+    totals = []
+    original = runner._on_step
+
+    def on_step(self, index, chunks, sink):
+        report = original(self, index, chunks, sink)
+
+        def counted(done, total):
+            if done == total:
+                totals.append(total)
+            return report(done, total)
+
+        return counted
+
+    monkeypatch.setattr(runner, "_on_step", on_step)
+    return totals
+
+
 def test_sampler_returns_frames_audio_and_plan_and_resumes_on_requeue(pack, demo, tiny_models, monkeypatch):
     rendered = count_renders(pack, monkeypatch)
     ScheduleInput = sys.modules[pack.__name__ + ".nodes.schedule_nodes"].ScheduleInput
@@ -69,9 +89,11 @@ def test_sampler_returns_frames_audio_and_plan_and_resumes_on_requeue(pack, demo
     again = run_sampler(pack, demo, schedule_in=linked)
     assert again.args[0] == tiny_models / "t/chain_00002_.mp4" and rendered == [0, 1]
     assert again.args[1] is None and again.args[2] is None
-    # the JSON widget is used when nothing is linked: different prompts, so both chunks render again
-    run_sampler(pack, demo, schedule=json.dumps({"prompt": "a mat"}))
-    assert rendered == [0, 1, 0, 1]
+    # the JSON widget is used when nothing is linked: different prompts, so both chunks render again (here with
+    # the full models' schedule, 3 steps, no guidance)
+    steps = count_steps(pack, monkeypatch)
+    run_sampler(pack, demo, schedule=json.dumps({"prompt": "a mat"}), steps=3, guidance="off")
+    assert rendered == [0, 1, 0, 1] and steps == [3, 3]
 
 
 def test_bad_schedule_json_is_refused_before_running(pack):
@@ -83,7 +105,7 @@ def test_bad_schedule_json_is_refused_before_running(pack):
 def test_runtime_loras_are_attached_only_during_a_run(pack, tiny_models):
     model = node(pack, "ModelLoader").execute(
         checkpoint="ltx-2-19b-dev.safetensors", text_encoder="gemma_3_12B_it.safetensors", tokenizer="auto", dtype="fp32", device="default",
-        distilled_lora="ltx-2-19b-distilled-lora-384.safetensors", distilled_lora_strength=1.0,
+        distilled_lora="ltx-2-19b-distilled-lora-384.safetensors", distilled_lora_strength=1.0, spatial_upsampler="none",
     ).args[0]
     lora = node(pack, "LoraLoader")
     styled = lora.execute(model=model, lora="ltx-2-19b-lora-camera-control-dolly-in.safetensors", scale=0.5, name="").args[0]
@@ -105,7 +127,7 @@ def test_missing_model_file_names_the_folder(pack, tiny_models):
     with pytest.raises(FileNotFoundError, match=r"checkpoints: 'ltx-2.3-22b-dev.safetensors' not found; put it in the checkpoints models folder \(looked in .*models/checkpoints\)"):
         node(pack, "ModelLoader").execute(
             checkpoint="ltx-2.3-22b-dev.safetensors", text_encoder="gemma_3_12B_it.safetensors", tokenizer="auto", dtype="auto", device="cpu",
-            distilled_lora="none", distilled_lora_strength=1.0,
+            distilled_lora="none", distilled_lora_strength=1.0, spatial_upsampler="none",
         )
 
 
@@ -135,7 +157,7 @@ def test_inside_comfyui(pack, tiny_models, inside_comfyui, comfy, tmp_path, monk
 
     model = node(pack, "ModelLoader").execute(
         checkpoint="ltx-2.3-22b-distilled.safetensors", text_encoder="gemma_3_12B_it.safetensors", tokenizer="auto", dtype="fp32", device="default",
-        distilled_lora="none", distilled_lora_strength=1.0,
+        distilled_lora="none", distilled_lora_strength=1.0, spatial_upsampler="none",
     ).args[0]
     patchers = model.managed.patchers
     assert {name: p.model.held for name, p in patchers.items()} == model.models.modules()  # every weight-holding module
