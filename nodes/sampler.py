@@ -101,8 +101,9 @@ class ChainSampler(io.ComfyNode):
             anchor_continuations=anchor_continuations,
         )
         target = video_target(filename_prefix)
-        if return_frames and plan.total_frames * width * height * 12 > LARGE_MEMORY_BYTES:
-            log.warning("return_frames: holding %d frames of %dx%d in memory (about %.1f GiB)", plan.total_frames, width, height, plan.total_frames * width * height * 12 / 2**30)
+        held = plan.total_frames * width * height * 12  # float32 RGB frames
+        if return_frames and held > LARGE_MEMORY_BYTES:
+            log.warning("return_frames: holding %d frames of %dx%d in memory (about %.1f GiB)", plan.total_frames, width, height, held / 2**30)
         node_id = cls.hidden.unique_id if cls.hidden is not None else None
         with prepared(model) as models:
             run = render_chain(
