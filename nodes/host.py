@@ -8,6 +8,7 @@ use the engine's :class:`StandaloneHost`, so the nodes still import and run (tes
 
 from __future__ import annotations
 
+import functools
 import importlib
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import torch
 
 from ..ltx2.chain.events import ChainEvent, ChainStarted, DenoiseStep
 from ..ltx2.chain.progress import ProgressTracker
-from ..ltx2.host import StandaloneHost
+from ..ltx2.host import ChainCancelled, StandaloneHost
 
 try:
     from comfy_api.latest import ComfyExtension, io
@@ -39,6 +40,11 @@ def _comfy(module: str):
     return importlib.import_module(module)
 
 
+@functools.cache
+def _cancelled(interrupt: type) -> type:
+    return type("ComfyChainCancelled", (ChainCancelled, interrupt), {})
+
+
 class ComfyHost:
     """A chain run's host inside ComfyUI: one progress bar over all denoise steps, events to the client."""
 
@@ -53,7 +59,13 @@ class ComfyHost:
         self._chunks = 0
 
     def check_cancel(self) -> None:
-        _comfy("comfy.model_management").throw_exception_if_processing_interrupted()
+        mm = _comfy("comfy.model_management")
+        try:
+            mm.throw_exception_if_processing_interrupted()
+        except mm.InterruptProcessingException as error:
+            # both ComfyUI's interrupt (so the executor reports execution_interrupted) and the engine's cancel
+            # (so the chain reports "cancelled", not an error)
+            raise _cancelled(type(error))("cancelled in ComfyUI") from error
 
     def _advance_bar(self, event: ChainEvent) -> None:
         if isinstance(event, ChainStarted):
@@ -77,7 +89,7 @@ def executing_prompt_id() -> str | None:
         context = _comfy("comfy_execution.utils").get_executing_context()
     except (ImportError, AttributeError):
         return None
-    return getattr(context, "prompt_id", None)
+    return getattr(context, "prompt_id", None) or getattr(context, "task_id", None)  # task_id: pip-installable forks
 
 
 def make_host(node_id: str | None = None, prompt_id: str | None = None):

@@ -64,7 +64,7 @@ def check_schedule_json(text: str | None) -> bool | str:
     try:
         ChunkSchedule.parse(text)
     except InputError as e:
-        return f"schedule: {e}"
+        return "; ".join(f"schedule: {msg}" if field == "schedule" else f"schedule: {field}: {msg}" for field, msg in e.problems)
     return True
 
 

@@ -26,9 +26,11 @@ def test_comfy_host_reports_progress_and_honours_interrupt(pack, comfy):
 
     comfy.interrupt = True
     comfy.sent.clear()
-    with pytest.raises(comfy.Interrupted):
+    with pytest.raises(comfy.Interrupted) as raised:
         ChainRunner(OracleRenderer(steps=3), host_module.ComfyHost("7")).run(plan, ChunkSchedule(), MemorySink())
-    assert comfy.sent[-1][1]["event"] == "error"
+    # still ComfyUI's interrupt (the executor reports execution_interrupted), and the chain calls it a cancel
+    assert isinstance(raised.value, importlib.import_module(pack.__name__ + ".ltx2.host").ChainCancelled)
+    assert comfy.sent[-1][1]["event"] == "error" and comfy.sent[-1][1]["cancelled"] is True
 
 
 def test_model_files_come_from_comfyui_folders(inside_comfyui, comfy, tmp_path, monkeypatch):

@@ -46,3 +46,8 @@ def test_bad_values_name_the_field(nodes):
     with pytest.raises(ValueError, match=r"handoff_strength: item 1: 2.0 is out of range"):
         nodes["ChunkValues"].execute(seed="1", seed_mode="fixed", handoff_strength="1, 2", tail_noise="0", negative_prompt="")
     assert nodes["Schedule"].validate_inputs(schedule='{"prompts": [{"text": "a"}]}').startswith("schedule: prompts[0]: give exactly one of")
+
+
+def test_json_errors_are_not_prefixed_twice(nodes):
+    message = nodes["Schedule"].validate_inputs(schedule='{"prompt": ')
+    assert message.startswith("schedule: not valid JSON") and "schedule: schedule" not in message
