@@ -13,8 +13,9 @@ class Clock:
 def test_eta_and_fps_from_measured_steps():
     clock = Clock()
     track = ProgressTracker(clock)
-    first = track(ChainStarted(chunks=3, total_frames=100, fps=24.0))
+    first = track(ChainStarted(chunks=3, total_frames=100, frame_rate=24.0))
     assert first["event"] == "chain_start" and first["eta_seconds"] is None and first["fps"] is None
+    assert first["frame_rate"] == 24.0
     track(ChunkStarted(0, 3, False, "p"))
     for step in (1, 2):
         clock.now += 2.0  # 2 s per denoise step

@@ -25,7 +25,8 @@ class ChainStarted(ChainEvent):
     name = "chain_start"
     chunks: int
     total_frames: int
-    fps: float
+    frame_rate: float
+    """The video's frames per second (``fps`` in progress payloads is the rendering speed)."""
     warnings: list[str] = field(default_factory=list)
 
 
