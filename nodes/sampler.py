@@ -64,13 +64,13 @@ class ChainSampler(io.ComfyNode):
                 io.Int.Input("height", default=512, min=64, max=4096, step=32, tooltip="Video height in pixels (a multiple of 32)."),
                 io.Combo.Input("handoff", options=list(HANDOFF_MODES), default="reencode", tooltip="How a chunk's tail reaches the next chunk: 'reencode' decodes it and encodes it again on the next chunk's time axis (exact); 'latent' carries the latents over (faster)."),
                 io.Float.Input("drift", default=0.0, min=0.0, max=1.0, step=0.05, tooltip="Pull each chunk's colours and contrast toward the first chunk's (0 = off); counters slow drift on long chains."),
-                io.Int.Input("steps", default=0, min=0, max=200, tooltip="Denoise steps per chunk. 0: the distilled 8-step schedule (distilled checkpoints, or dev + distilled LoRA). Above 0: the full models' schedule with that many steps (dev checkpoints without the LoRA, e.g. 30)."),
-                io.Combo.Input("guidance", options=list(GUIDANCE_MODES), default="auto", tooltip="Guidance where the schedule sets no scale: 'reference' = the reference pipelines' CFG + STG + modality guidance for this model version, 'off' = one pass per step, 'auto' = off on the distilled schedule, reference otherwise."),
-                io.Boolean.Input("two_stage", default=False, tooltip="Render each chunk at half size, upsample the latent x2 and refine at full size with the distilled stage-2 steps, as the reference pipelines do. Needs the spatial upsampler in the loader; width and height multiples of 64."),
-                io.Float.Input("anchor_continuations", default=0.0, min=0.0, max=1.0, step=0.05, tooltip="Strength of a soft anchor on chunk 0's first-frame image repeated at every later chunk's first frame (0 = off). Can hold identity on LTX-2; pulls every chunk back toward the opening picture."),
                 io.String.Input("filename_prefix", default="ltx2chain/chain", tooltip="Output name inside the output folder (subfolders allowed): <prefix>_00001_.mp4. The prefix also names the run directory that makes re-queues resume."),
                 io.Boolean.Input("keep_partial", default=False, tooltip="If the run fails or is cancelled, keep what was written as <name>.partial.mp4 (playable up to the last chunk)."),
                 io.Boolean.Input("return_frames", default=False, tooltip="Also output every frame (IMAGE) and the audio (AUDIO) in memory. Large: about width x height x 12 bytes per frame (one minute at 768x512, 24 fps is about 6.8 GB)."),
+                io.Int.Input("steps", default=0, min=0, max=200, optional=True, tooltip="Denoise steps per chunk. 0: the distilled 8-step schedule (distilled checkpoints, or dev + distilled LoRA). Above 0: the full models' schedule with that many steps (dev checkpoints without the LoRA, e.g. 30)."),
+                io.Combo.Input("guidance", options=list(GUIDANCE_MODES), default="auto", optional=True, tooltip="Guidance where the schedule sets no scale: 'reference' = the reference pipelines' CFG + STG + modality guidance for this model version, 'off' = one pass per step, 'auto' = off on the distilled schedule, reference otherwise."),
+                io.Boolean.Input("two_stage", default=False, optional=True, tooltip="Render each chunk at half size, upsample the latent x2 and refine at full size with the distilled stage-2 steps, as the reference pipelines do. Needs the spatial upsampler in the loader; width and height multiples of 64."),
+                io.Float.Input("anchor_continuations", default=0.0, min=0.0, max=1.0, step=0.05, optional=True, tooltip="Strength of a soft anchor on chunk 0's first-frame image repeated at every later chunk's first frame (0 = off). Can hold identity on LTX-2; pulls every chunk back toward the opening picture."),
             ],
             outputs=[
                 io.Video.Output("video", tooltip="The finished MP4 (standard VIDEO: Save Video, Preview Video and the like take it)."),
@@ -87,7 +87,7 @@ class ChainSampler(io.ComfyNode):
         return check_schedule_json(schedule)
 
     @classmethod
-    def execute(cls, model, schedule, total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, width, height, handoff, drift, steps, guidance, two_stage, anchor_continuations, filename_prefix, keep_partial, return_frames, schedule_in=None):
+    def execute(cls, model, schedule, total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, width, height, handoff, drift, filename_prefix, keep_partial, return_frames, steps=0, guidance="auto", two_stage=False, anchor_continuations=0.0, schedule_in=None):
         source = _schedule(schedule_in, schedule)
         plan = plan_from_inputs(total_frames, seconds, fps, clip_frames, tail_frames, max_chunks)
         settings = RenderSettings(
