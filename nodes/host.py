@@ -59,12 +59,11 @@ class ComfyHost:
         self._chunks = 0
 
     def check_cancel(self) -> None:
-        mm = _comfy("comfy.model_management")
         try:
-            mm.throw_exception_if_processing_interrupted()
-        except mm.InterruptProcessingException as error:
-            # both ComfyUI's interrupt (so the executor reports execution_interrupted) and the engine's cancel
-            # (so the chain reports "cancelled", not an error)
+            _comfy("comfy.model_management").throw_exception_if_processing_interrupted()
+        except Exception as error:  # all it raises is the build's interrupt exception (its home differs by build)
+            # re-raised as both ComfyUI's interrupt (the executor reports execution_interrupted) and the engine's
+            # cancel (the chain reports "cancelled", not an error)
             raise _cancelled(type(error))("cancelled in ComfyUI") from error
 
     def _advance_bar(self, event: ChainEvent) -> None:

@@ -48,7 +48,6 @@ def comfy(monkeypatch, tmp_path):
         if state.interrupt:
             raise Interrupted()
 
-    mm.InterruptProcessingException = Interrupted
     mm.throw_exception_if_processing_interrupted = throw
 
     class Bar:
