@@ -3,6 +3,8 @@
 import json
 import shutil
 
+import sys
+
 import pytest
 import torch
 from reference import path
@@ -155,14 +157,35 @@ def test_missing_tokenizer_names_what_and_where(tmp_path):
         load_gemma_tokenizer(bare, tokenizer=tmp_path / "missing.json")
 
 
-def test_embedded_sentencepiece_needs_the_package(tmp_path):
-    try:
-        import sentencepiece  # noqa: F401
+def tiny_sentencepiece(folder) -> bytes:
+    """A real SentencePiece model with Gemma's special ids (pad 0, eos 1, bos 2), trained on a few sentences."""
+    import sentencepiece
 
-        pytest.skip("sentencepiece is installed here; the message is for machines without it")
-    except ImportError:
-        pass
+    corpus = folder / "corpus.txt"
+    corpus.write_text("a cat sat on the mat\nthe fox runs in the snow\na dog sleeps by the fire\n" * 20)
+    prefix = folder / "sp"
+    sentencepiece.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=str(prefix), vocab_size=40, model_type="bpe",
+        pad_id=0, eos_id=1, bos_id=2, unk_id=3, pad_piece="<pad>", eos_piece="<eos>", bos_piece="<bos>", unk_piece="<unk>",
+        add_dummy_prefix=False, minloglevel=2,
+    )  # fmt: skip
+    return (folder / "sp.model").read_bytes()
+
+
+def test_embedded_sentencepiece_tokenizer(tmp_path):
+    model = tiny_sentencepiece(tmp_path)
+    single = comfy_single_file(tmp_path / "gemma_3_12B_it.safetensors", tiny_gemma_state(), spiece=model)
+    tokenizer = load_gemma_tokenizer(single)
+    import sentencepiece
+
+    reference = sentencepiece.SentencePieceProcessor(model_proto=model)
+    assert tokenizer("the fox runs", add_special_tokens=False)["input_ids"] == reference.encode("the fox runs")
+    assert (tokenizer.pad_token_id, tokenizer.bos_token_id) == (0, 2)
+
+
+def test_embedded_sentencepiece_without_the_package_says_so(tmp_path, monkeypatch):
     single = comfy_single_file(tmp_path / "gemma_3_12B_it.safetensors", tiny_gemma_state())
+    monkeypatch.setitem(sys.modules, "sentencepiece", None)  # as on a machine without the package
     with pytest.raises(FileNotFoundError, match=r"gemma_3_12B_it\.safetensors embeds only a SentencePiece tokenizer .*'sentencepiece'"):
         load_gemma_tokenizer(single)
 
