@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from fractions import Fraction
 
 import torch
@@ -169,11 +170,12 @@ class LTXChunkRenderer:
         stages = self._stages()
         total = sum(len(sigmas) - 1 for _, _, sigmas in stages)
         done = 0
+        audio_start = self._audio_state(job, handoff)  # the same at every stage
         video = audio = None
         for k, (width, height, sigmas) in enumerate(stages):
             h, w = height // 32, width // 32
             new_video = self._video_state(job, handoff, generator, width, height)
-            new_audio = self._audio_state(job, handoff)
+            new_audio = replace(audio_start, latent=audio_start.latent.clone())
             if video is not None:  # refine: start from the upsampled first stage, re-noised to the first sigma
                 up = upsample_latent(unpatchify_video(video.target().latent, c.latent_frames, h // 2, w // 2).to(m.dtype), m.upsampler, m.video_encoder.per_channel_statistics)
                 new_video.latent[:, : new_video.target_tokens] = patchify_video(up.float())
