@@ -237,3 +237,25 @@ def test_soft_anchor_travels_to_continuations(models):
     ChainRunner(renderer, StandaloneHost("cpu")).run(plan, ChunkSchedule.parse({"anchors": [{"chunk": 0, "image": "start"}]}), MemorySink())
     assert [s.latent.shape[1] - s.target_tokens for s in states] == [0, 4, 4], "chunks 1 and 2 carry one appended anchor frame (2x2 tokens)"
     assert all(s.mask[0, s.target_tokens :, 0].eq(0.5).all() for s in states[1:])
+
+
+def test_cli_renders_with_checkpoint_files(tiny_models, tmp_path):
+    """The real-model path of the CLI (official file layout, Gemma folder + tokenizer, a runtime LoRA, a schedule
+    that ramps it, the distilled LoRA fused at load) on the tiny checkpoints."""
+    import json
+
+    from reference import path as reference_path
+
+    models = tiny_models.parent / "models"
+    schedule = tmp_path / "s.json"
+    schedule.write_text(json.dumps({"prompts": [{"chunk": 1, "text": "the cat sat"}], "loras": [{"name": "cam", "scale": [0.0, 1.0]}]}))
+    lora = reference_path("fixtures/checkpoints/tiny-ltx-2-19b-lora-r4.safetensors")
+    out = tmp_path / "real.mp4"
+    r = cli(
+        "render", "--checkpoint", str(models / "checkpoints/ltx-2-19b-dev.safetensors"), "--gemma", str(models / "text_encoders/gemma_3_12B_it.safetensors"),
+        "--fused-lora", f"{lora}:0.5", "--lora", f"cam={lora}", "--device", "cpu", "--prompt", "a cat", "--schedule", str(schedule),
+        "--frames", "41", "--clip-frames", "25", "--tail-frames", "9", "--width", "64", "--height", "64", "--out", str(out),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "DEMO" not in r.stderr and "2 chunks" in r.stderr
+    assert probe(out)[:2] == (24, 41)
