@@ -19,6 +19,8 @@ API = sorted((EXAMPLES / "api").glob("*.json"))
 
 TINY_RUN = {"width": 64, "height": 64, "total_frames": 41, "seconds": 0.0, "clip_frames": 25, "tail_frames": 9}
 """What the test changes on the sampler nodes: a two-chunk chain at 64 x 64 instead of a minute at 768 x 512."""
+TINY_CLIP = {"width": 64, "height": 64, "frames": 17}
+"""And on the clip sampler: 17 frames at 64 x 64."""
 
 
 def schemas(pack):
@@ -40,7 +42,12 @@ def test_ui_workflow_matches_the_node_schemas(pack, path):
         _, schema = known[node["type"]]
         linked = {i["name"] for i in node.get("inputs", []) if i.get("link") is not None}
         widgets = [i.id for i in schema.inputs if i.io_type in ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO") and i.id not in linked]
+        # the frontend stores a seed's "control after generate" mode as one more value, right after the seed
+        widgets = [v for i in schema.inputs if i.id in widgets for v in ([i.id, "control"] if i.options.get("control_after_generate") else [i.id])]
         assert len(node["widgets_values"]) == len(widgets), (node["type"], widgets)
+        for k, name in enumerate(widgets):
+            if name == "control":
+                assert node["widgets_values"][k] in ("fixed", "increment", "decrement", "randomize"), (node["type"], k)
 
 
 def load_image_stand_in(image: str) -> tuple:
@@ -98,6 +105,9 @@ def test_api_workflow_runs(pack, path, tiny_models):
     samplers = [n for n, spec in prompt.items() if spec["class_type"] == "LTX2Chain_ChainSampler"]
     for node_id in samplers:
         prompt[node_id]["inputs"].update(TINY_RUN)
+    for node_id, spec in prompt.items():
+        if spec["class_type"] == "LTX2Chain_ClipSampler":
+            spec["inputs"].update(TINY_CLIP)
     results = run_api_workflow(pack, prompt)
     assert set(results) == set(prompt)
     assert all(out for out in results.values())
@@ -106,6 +116,10 @@ def test_api_workflow_runs(pack, path, tiny_models):
         assert video.is_file() and video.is_relative_to(tiny_models) and images is None and audio is None  # return_frames off
         assert decode_mp4(video) == (TINY_RUN["total_frames"], 24, True)
         assert json.loads(plan_json)["total_frames"] == TINY_RUN["total_frames"]
+    for node_id in (n for n, spec in prompt.items() if spec["class_type"] == "LTX2Chain_SaveVideo"):
+        (video,) = results[node_id]
+        assert video.is_file() and video.is_relative_to(tiny_models)
+        assert decode_mp4(video) == (TINY_CLIP["frames"], 24, "audio" in prompt[node_id]["inputs"])
 
 
 def test_plan_preview_example_output(pack):

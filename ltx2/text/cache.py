@@ -33,6 +33,10 @@ class PromptCache:
             self._entries[key] = result if self.store_device is None else result.to(self.store_device)
         return self._entries[key]
 
+    def put(self, text: str, conditioning: TextConditioning) -> None:
+        """Use ``conditioning`` for ``text`` from now on (encoded earlier, e.g. by a separate text-encode step)."""
+        self._entries[text.strip()] = conditioning if self.store_device is None else conditioning.to(self.store_device)
+
     def get(self, prompt: str, negative: str | None = None) -> tuple[TextConditioning, TextConditioning | None]:
         """(positive, negative) conditioning; ``negative`` None means no guidance pass needs it."""
         return self.encode(prompt), (None if negative is None else self.encode(negative))
