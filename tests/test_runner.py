@@ -168,3 +168,14 @@ def test_short_audio_is_an_error_not_silence():
 
     with pytest.raises(RuntimeError, match="audio samples"):
         run(make_plan(total_frames=49, fps=24, clip_frames=49, tail_frames=17), renderer=ShortAudio())
+
+
+def test_without_a_sink_chunks_are_rendered_but_not_decoded():
+    class NoDecode(OracleRenderer):
+        def decode(self, job, latents):
+            raise AssertionError("decode must not run without a sink")
+
+    plan = make_plan(total_frames=41, fps=24, clip_frames=25, tail_frames=9)
+    result = ChainRunner(NoDecode(), StandaloneHost(device="cpu")).run(plan, ChunkSchedule(), None)
+    assert [int(lat["index"][0]) for lat in result.output] == [c.start for c in plan.chunks]
+    assert result.rendered == [0, 1]

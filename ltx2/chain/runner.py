@@ -89,7 +89,10 @@ class ChainRunner:
         self.host = host
         self.store = RunStore(run_dir) if run_dir is not None else None
 
-    def run(self, plan: ChainPlan, schedule: ChunkSchedule, sink: MediaSink) -> ChainRun:
+    def run(self, plan: ChainPlan, schedule: ChunkSchedule, sink: MediaSink | None) -> ChainRun:
+        """Render ``plan``. With a sink, each chunk is decoded and its kept part stitched into the sink (the run's
+        output is what the sink's commit returns); with none, chunks are only rendered and the output is the list
+        of their latents (for callers that want latents, such as a single-clip sampler)."""
         host, n = self.host, len(plan.chunks)
         began = time.perf_counter()
         params = [schedule.resolve(i, plan) for i in range(n)]
@@ -103,7 +106,9 @@ class ChainRunner:
         current: int | None = None
         key = ""
         handoff = None
-        sink.open(plan.fps, plan.total_frames)
+        latents: list[dict[str, torch.Tensor]] = []
+        if sink is not None:
+            sink.open(plan.fps, plan.total_frames)
         try:
             for chunk, p in zip(plan.chunks, params):
                 current = chunk.index
@@ -119,28 +124,33 @@ class ChainRunner:
                         self.store.save(chunk.index, key, record)
                     rendered.append(chunk.index)
                 host.check_cancel()
-                media = self.renderer.decode(job, record.latents)
-                host.emit(Stitching(chunk.index, chunk.keep))
-                self._stitch(plan, chunk, media, sink)
+                if sink is None:
+                    latents.append(record.latents)
+                else:
+                    media = self.renderer.decode(job, record.latents)
+                    host.emit(Stitching(chunk.index, chunk.keep))
+                    self._stitch(plan, chunk, media, sink)
                 handoff = record.handoff
                 host.emit(
                     ChunkFinished(
                         chunk.index, n, chunk.index not in rendered, chunk.keep[1], plan.total_frames, time.perf_counter() - t0
                     )
                 )
-            output = sink.commit()
+            output = sink.commit() if sink is not None else latents
         except BaseException as error:
-            sink.abort()
+            if sink is not None:
+                sink.abort()
             cancelled = isinstance(error, ChainCancelled)
             host.emit(ChainFailed(current, cancelled, str(error) or type(error).__name__))
             raise
         host.emit(ChainFinished(n, plan.total_frames, len(rendered), time.perf_counter() - began))
         return ChainRun(output, rendered)
 
-    def _on_step(self, index: int, chunks: int, sink: MediaSink) -> StepCallback:
+    def _on_step(self, index: int, chunks: int, sink: MediaSink | None) -> StepCallback:
         def on_step(done: int, total: int) -> None:
             self.host.check_cancel()
-            sink.check()
+            if sink is not None:
+                sink.check()
             self.host.emit(DenoiseStep(index, chunks, done, total))
 
         return on_step

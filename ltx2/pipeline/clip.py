@@ -7,16 +7,20 @@ anchor. Nothing is decoded and nothing is written; the caller gets the latents.
 
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 
 import torch
 
-from ..chain.events import ChainFailed, ChainFinished, ChainStarted, ChunkFinished, ChunkStarted, DenoiseStep
-from ..chain.plan import MAX_CLIP_FRAMES, MIN_CLIP_FRAMES, PlanError, is_valid_length, make_plan
-from ..chain.runner import ChunkJob
+from ..chain.plan import (
+    MAX_CLIP_FRAMES,
+    MIN_CLIP_FRAMES,
+    PlanError,
+    is_valid_length,
+    make_plan,
+)
+from ..chain.runner import ChainRunner
 from ..chain.schedule import Anchor, ChunkSchedule
-from ..host import ChainCancelled, Host, StandaloneHost
+from ..host import Host, StandaloneHost
 from .models import LTXModels
 from .renderer import LTXChunkRenderer
 from .settings import RenderSettings
@@ -51,25 +55,6 @@ def render_clip(
     plan = make_plan(fps=fps, clip_frames=frames, tail_frames=1, total_frames=frames)  # one chunk, no handoff
     anchors = [] if first_frame is None else [Anchor(chunk=0, image=FIRST_FRAME, position="first", strength=first_frame_strength)]
     schedule = ChunkSchedule(prompt=prompt, negative_prompt=negative_prompt, seed=seed, guidance=guidance, anchors=anchors)
-    host = host or StandaloneHost(models.device)
     renderer = LTXChunkRenderer(models, settings, None if first_frame is None else {FIRST_FRAME: first_frame})
-    job = ChunkJob(plan, plan.chunks[0], schedule.resolve(0, plan))
-
-    def on_step(done: int, total: int) -> None:
-        host.check_cancel()
-        host.emit(DenoiseStep(0, 1, done, total))
-
-    # the events of a one-chunk chain, so hosts show progress as they do for chains
-    began = time.perf_counter()
-    host.emit(ChainStarted(1, frames, float(plan.fps), schedule.check(plan)))
-    try:
-        host.check_cancel()
-        host.emit(ChunkStarted(0, 1, False, job.params.prompt))
-        record = renderer.render(job, None, on_step)
-    except BaseException as error:
-        host.emit(ChainFailed(0, isinstance(error, ChainCancelled), str(error) or type(error).__name__))
-        raise
-    seconds = time.perf_counter() - began
-    host.emit(ChunkFinished(0, 1, False, frames, frames, seconds))
-    host.emit(ChainFinished(1, frames, 1, seconds))
-    return record.latents
+    (latents,) = ChainRunner(renderer, host or StandaloneHost(models.device)).run(plan, schedule, None).output
+    return latents
