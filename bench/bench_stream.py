@@ -2,9 +2,10 @@
 
     python bench/bench_stream.py [--width 768 --height 448 --clip-frames 49 --tail-frames 9 --step-seconds 0.25]
 
-The renderer is a stand-in for the model: each denoise step waits ``--step-seconds`` (the render thread
-waiting on the accelerator, as with a GPU model) and each decode makes real moving pictures and a tone at
-the chunk's size. Reported, each configuration in a fresh process:
+``--renderer stand-in`` (default) stands in for a GPU model: each denoise step waits ``--step-seconds`` (the
+render thread waiting on the accelerator) and each decode makes real moving pictures and a tone at the chunk's
+size. ``--renderer demo`` renders with the tiny built-in demo model on the CPU, which competes with the encoder
+for the same cores. Reported, each configuration in a fresh process:
 
 * peak RSS of a 16-chunk chain over a 2-chunk chain in file mode (target <= 1.15): memory is bounded by a
   chunk, not by the video;
@@ -95,7 +96,14 @@ def one(args) -> dict:
         clip_frames=args.clip_frames,
         tail_frames=args.tail_frames,
     )
-    renderer = StandInRenderer(args.width, args.height, args.steps, args.step_seconds)
+    if args.renderer == "demo":
+        from ltx2.pipeline.models import demo_models
+        from ltx2.pipeline.renderer import LTXChunkRenderer
+        from ltx2.pipeline.settings import RenderSettings
+
+        renderer = LTXChunkRenderer(demo_models(), RenderSettings(width=args.width, height=args.height, guidance="off"))
+    else:
+        renderer = StandInRenderer(args.width, args.height, args.steps, args.step_seconds)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.mp4"
         sink = {
@@ -122,7 +130,7 @@ def one(args) -> dict:
 
 def run_in_fresh_process(args, mode: str, chunks: int) -> dict:
     cmd = [sys.executable, __file__, "--one", "--mode", mode, "--chunks", str(chunks)]
-    for name in ("width", "height", "clip_frames", "tail_frames", "steps", "step_seconds"):
+    for name in ("width", "height", "clip_frames", "tail_frames", "steps", "step_seconds", "renderer"):
         cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
@@ -135,6 +143,7 @@ def main() -> None:
     parser.add_argument("--tail-frames", type=int, default=9)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--step-seconds", type=float, default=0.25)
+    parser.add_argument("--renderer", choices=("stand-in", "demo"), default="stand-in")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="background", help=argparse.SUPPRESS)
     parser.add_argument("--chunks", type=int, default=2, help=argparse.SUPPRESS)
