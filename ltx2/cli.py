@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--tail-frames", type=int, default=25, help="frames handed from chunk to chunk, 8k+1 (default 25)")
     plan.add_argument("--max-chunks", type=int, default=DEFAULT_MAX_CHUNKS, help=f"refuse plans with more chunks (default {DEFAULT_MAX_CHUNKS})")
     plan.add_argument("--schedule", type=Path, help="a schedule JSON file: also show each chunk's resolved parameters")
+    plan.add_argument("--crossfade", action="store_true", help="the receiving chunk delivers each overlap, crossfaded from the tail")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
 
     render = commands.add_parser("render", help="render a video (chained automatically when longer than one clip)")
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--handoff", choices=HANDOFF_MODES, default="reencode", help="tail handoff: re-encode decoded frames (default) or carry latents")
     how.add_argument("--anchor-continuations", type=float, default=0.0, help="soft anchor of --image on every continuation, 0..1 (default 0: off)")
     how.add_argument("--two-stage", action="store_true", help="render at half size, upsample x2 in latent space, refine at full size")
+    how.add_argument("--crossfade", action="store_true", help="each continuation delivers the overlap, its head crossfaded from the tail into its own frames")
     how.add_argument("--drift", type=float, default=0.0, help="pull chunk latent statistics toward the first chunk's, 0..1 (0.1-0.3 for long runs)")
     out = render.add_argument_group("output")
     out.add_argument("--out", type=Path, required=True, help="the MP4 to write")
@@ -95,6 +97,7 @@ def _plan(args: argparse.Namespace) -> int:
         total_frames=args.frames,
         seconds=args.seconds,
         max_chunks=args.max_chunks,
+        crossfade=args.crossfade,
     )
     schedule = _load_schedule(args.schedule) if args.schedule else None
     data, text = plan_report(plan, schedule)
@@ -137,7 +140,15 @@ def _render(args: argparse.Namespace) -> int:
         raise InputError([("--checkpoint", "give --checkpoint and --gemma for the real model, or --demo for the built-in tiny one")])
     if args.checkpoint and not args.gemma:
         raise InputError([("--gemma", "the LTX checkpoint needs the Gemma 3 text encoder: a model folder or a .safetensors file")])
-    plan = make_plan(fps=args.fps, clip_frames=args.clip_frames, tail_frames=args.tail_frames, total_frames=args.frames, seconds=args.seconds, max_chunks=args.max_chunks)
+    plan = make_plan(
+        fps=args.fps,
+        clip_frames=args.clip_frames,
+        tail_frames=args.tail_frames,
+        total_frames=args.frames,
+        seconds=args.seconds,
+        max_chunks=args.max_chunks,
+        crossfade=args.crossfade,
+    )
     schedule = _schedule_for_render(args)
     settings = RenderSettings(
         width=args.width or (128 if args.demo else 768),

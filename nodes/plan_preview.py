@@ -30,7 +30,7 @@ def plan_inputs() -> list:
     ]
 
 
-def plan_from_inputs(total_frames, seconds, fps, clip_frames, tail_frames, max_chunks) -> ChainPlan:
+def plan_from_inputs(total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, crossfade=False) -> ChainPlan:
     return make_plan(
         fps=fps,
         clip_frames=clip_frames,
@@ -38,6 +38,7 @@ def plan_from_inputs(total_frames, seconds, fps, clip_frames, tail_frames, max_c
         total_frames=None if seconds > 0 else total_frames,
         seconds=seconds if seconds > 0 else None,
         max_chunks=max_chunks,
+        crossfade=crossfade,
     )
 
 

@@ -71,6 +71,7 @@ class ChainSampler(io.ComfyNode):
                 io.Combo.Input("guidance", options=list(GUIDANCE_MODES), default="auto", optional=True, tooltip="Guidance where the schedule sets no scale: 'reference' = the reference pipelines' CFG + STG + modality guidance for this model version, 'off' = one pass per step, 'auto' = off on the distilled schedule, reference otherwise."),
                 io.Boolean.Input("two_stage", default=False, optional=True, tooltip="Render each chunk at half size, upsample the latent x2 and refine at full size with the distilled stage-2 steps, as the reference pipelines do. Needs the spatial upsampler in the loader; width and height multiples of 64."),
                 io.Float.Input("anchor_continuations", default=0.0, min=0.0, max=1.0, step=0.05, optional=True, tooltip="Strength of a soft anchor on chunk 0's first-frame image repeated at every later chunk's first frame (0 = off). Can hold identity on LTX-2; pulls every chunk back toward the opening picture."),
+                io.Boolean.Input("crossfade", default=False, optional=True, tooltip="Each continuation delivers the overlap itself, its first frames blended from the previous chunk's tail into its own content (instead of keeping the previous chunk's frames there). Softens seams when handoff_strength is below 1."),
             ],
             outputs=[
                 io.Video.Output("video", tooltip="The finished MP4 (standard VIDEO: Save Video, Preview Video and the like take it)."),
@@ -87,9 +88,9 @@ class ChainSampler(io.ComfyNode):
         return check_schedule_json(schedule)
 
     @classmethod
-    def execute(cls, model, schedule, total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, width, height, handoff, drift, filename_prefix, keep_partial, return_frames, steps=0, guidance="auto", two_stage=False, anchor_continuations=0.0, schedule_in=None):
+    def execute(cls, model, schedule, total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, width, height, handoff, drift, filename_prefix, keep_partial, return_frames, steps=0, guidance="auto", two_stage=False, anchor_continuations=0.0, crossfade=False, schedule_in=None):
         source = _schedule(schedule_in, schedule)
-        plan = plan_from_inputs(total_frames, seconds, fps, clip_frames, tail_frames, max_chunks)
+        plan = plan_from_inputs(total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, crossfade)
         settings = RenderSettings(
             width=width,
             height=height,

@@ -230,7 +230,7 @@ def test_soft_anchor_travels_to_continuations(models):
     renderer = LTXChunkRenderer(models, settings, {"start": image})
     states = []
     original = renderer._video_state
-    renderer._video_state = lambda *a, **k: states.append(original(*a, **k)) or states[-1]
+    renderer._video_state = lambda *a, **k: states.append(original(*a, **k)[0]) or original(*a, **k)
     from ltx2.chain.runner import ChainRunner
     from ltx2.media.sink import MemorySink
 
@@ -259,3 +259,15 @@ def test_cli_renders_with_checkpoint_files(tiny_models, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "DEMO" not in r.stderr and "2 chunks" in r.stderr
     assert probe(out)[:2] == (24, 41)
+
+
+def test_crossfade_turns_the_delivered_overlap_from_the_tail_into_the_new_chunk(models, tmp_path):
+    plan = make_plan(total_frames=57, fps=24, clip_frames=33, tail_frames=17, crossfade=True)  # tail = 3 latent slots
+    schedule = ChunkSchedule.parse({"handoff_strength": 0.5})  # a loose hold: the receiver's head departs from the tail
+    run = render_chain(models, SETTINGS, plan, schedule, run_dir=tmp_path, return_media=True)
+    assert run.output.frames.shape[0] == 57
+    records = [RunStore(tmp_path).load(i, key) for i, key in enumerate(_keys(tmp_path))]
+    tail = LTXChunkRenderer(models, SETTINGS)._encode(records[0].handoff["frames"], 64, 64)
+    head = records[1].latents["video"][:, :, :3]
+    assert torch.equal(head[:, :, 0], tail[:, :, 0]), "the delivered overlap starts exactly on the tail"
+    assert not torch.equal(head[:, :, 2], tail[:, :, 2]), "and ends on the chunk's own content"

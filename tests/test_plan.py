@@ -15,7 +15,7 @@ def chains(draw):
     clip = 8 * draw(st.integers(1, 40)) + 1
     tail = 8 * draw(st.integers(0, (clip - 1) // 8 - 1)) + 1
     total = draw(st.integers(1, 4000))
-    return dict(total_frames=total, fps=draw(FPS), clip_frames=clip, tail_frames=tail, max_chunks=10_000)
+    return dict(total_frames=total, fps=draw(FPS), clip_frames=clip, tail_frames=tail, max_chunks=10_000, crossfade=draw(st.booleans()))
 
 
 @settings(max_examples=400, deadline=None)
@@ -34,9 +34,11 @@ def test_plan_invariants(args):
     assert chunks[0].keep[0] == 0 and chunks[-1].keep[1] == total
     for a, b in zip(chunks, chunks[1:]):
         assert a.keep[1] == b.keep[0]
-        # the continuation starts on the previous chunk's tail and drops exactly those frames
-        assert b.start == a.end - a.tail_frames and b.keep[0] - b.start == a.tail_frames == tail
-        assert a.frames == clip and a.keep[1] == a.end
+        assert b.start == a.end - a.tail_frames and a.tail_frames == tail and a.frames == clip
+        if args["crossfade"]:  # the receiver delivers the overlap; the giver stops where its tail begins
+            assert b.keep[0] == b.start and a.keep[1] == a.end - tail
+        else:  # the continuation drops exactly the frames of the tail it received
+            assert b.keep[0] - b.start == tail and a.keep[1] == a.end
     assert sum(c.keep[1] - c.keep[0] for c in chunks) == total
     # the last chunk hands nothing on and is the shortest valid length that reaches the total
     last = chunks[-1]
@@ -128,3 +130,9 @@ def test_bad_fps(fps):
 def test_table_summary():
     assert make_plan(total_frames=100, fps=24, clip_frames=121, tail_frames=25).table().startswith("1 chunk of 105 frames (no handoff); 100 frames")
     assert make_plan(total_frames=481, fps=24, clip_frames=121, tail_frames=25).table().startswith("5 chunks of up to 121 frames, tail 25 (4 latent)")
+
+
+def test_crossfade_moves_the_overlap_to_the_receiver():
+    plan = make_plan(total_frames=481, fps=24, clip_frames=121, tail_frames=25, crossfade=True)
+    assert [c.keep for c in plan.chunks] == [(0, 96), (96, 192), (192, 288), (288, 384), (384, 481)]
+    assert plan.to_dict()["crossfade"] is True and "crossfade" not in make_plan(total_frames=481, fps=24, clip_frames=121, tail_frames=25).to_dict()

@@ -26,7 +26,7 @@ def chains(draw):
     clip = 8 * draw(st.integers(1, 16)) + 1
     tail = 8 * draw(st.integers(0, (clip - 1) // 8 - 1)) + 1
     fps = draw(st.sampled_from([24, 25, 30, Fraction(24000, 1001), Fraction(30000, 1001)]))
-    return make_plan(total_frames=draw(st.integers(1, 700)), fps=fps, clip_frames=clip, tail_frames=tail, max_chunks=10_000)
+    return make_plan(total_frames=draw(st.integers(1, 700)), fps=fps, clip_frames=clip, tail_frames=tail, max_chunks=10_000, crossfade=draw(st.booleans()))
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -43,7 +43,7 @@ def test_stitching_is_frame_exact(plan):
     # each continuation received exactly the frames it overlaps with the previous chunk
     for c in plan.chunks[1:]:
         tail = renderer.handoffs[c.index]["frames"]
-        assert torch.equal(tail, torch.arange(c.start, c.keep[0], dtype=torch.float64))
+        assert torch.equal(tail, torch.arange(c.start, c.start + plan.tail_frames, dtype=torch.float64))
     assert renderer.handoffs[0] is None
 
 

@@ -153,6 +153,9 @@ class ChainPlan:
     clip_frames: int
     tail_frames: int
     chunks: tuple[ChunkPlan, ...]
+    crossfade: bool = False
+    """Overlap frames come from the receiving chunk (which crossfades its head from the tail to its own
+    content) instead of from the chunk that handed the tail over."""
 
     @property
     def tail_latent_frames(self) -> int:
@@ -181,7 +184,7 @@ class ChainPlan:
 
     def to_dict(self) -> dict:
         fps: int | float = int(self.fps) if self.fps.denominator == 1 else float(self.fps)
-        return {
+        data = {
             "fps": fps,
             "total_frames": self.total_frames,
             "clip_frames": self.clip_frames,
@@ -189,6 +192,9 @@ class ChainPlan:
             "rendered_frames": self.rendered_frames,
             "chunks": [c.to_dict() for c in self.chunks],
         }
+        if self.crossfade:  # present only when on: plans without it keep their established shape
+            data["crossfade"] = True
+        return data
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -220,7 +226,7 @@ class ChainPlan:
         else:
             shape = (
                 f"{len(self.chunks)} chunks of up to {self.clip_frames} frames, tail {self.tail_frames} "
-                f"({self.tail_latent_frames} latent)"
+                f"({self.tail_latent_frames} latent{', crossfaded' if self.crossfade else ''})"
             )
         summary = (
             f"{shape}; {self.total_frames} frames at {fps} fps = {float(self.seconds_at(self.total_frames)):.2f} s; "
@@ -243,8 +249,12 @@ def make_plan(
     total_frames: int | None = None,
     seconds: float | None = None,
     max_chunks: int = DEFAULT_MAX_CHUNKS,
+    crossfade: bool = False,
 ) -> ChainPlan:
-    """Plan a chain reaching exactly ``total_frames`` (or ``seconds`` at ``fps``, rounded to a frame)."""
+    """Plan a chain reaching exactly ``total_frames`` (or ``seconds`` at ``fps``, rounded to a frame).
+
+    Each overlap is delivered once: by the chunk that handed the tail over, or with ``crossfade`` by the chunk that
+    received it (which blends its head from the tail into its own frames)."""
     rate = as_fps(fps)
     if (total_frames is None) == (seconds is None):
         raise PlanError("total_frames", "give exactly one of total_frames or seconds")
@@ -291,6 +301,9 @@ def make_plan(
         start = i * stride
         last = i == count - 1
         frames = round_up_to_valid(total - start) if last else clip
-        keep = (start + (tail if i else 0), total if last else start + frames)
+        if crossfade:
+            keep = (start, total if last else start + frames - tail)
+        else:
+            keep = (start + (tail if i else 0), total if last else start + frames)
         chunks.append(ChunkPlan(i, start, frames, keep, 0 if last else tail))
-    return ChainPlan(rate, total, clip, tail, tuple(chunks))
+    return ChainPlan(rate, total, clip, tail, tuple(chunks), crossfade)

@@ -163,8 +163,9 @@ class ChainRunner:
             "fps": str(plan.fps),
             "start": chunk.start,
             "frames": chunk.frames,
-            "tail_in": chunk.head_trim,
+            "tail_in": plan.tail_frames if chunk.index else 0,
             "tail_out": chunk.tail_frames,
+            "crossfade": plan.crossfade,
             "params": params.to_dict(),
         }
 

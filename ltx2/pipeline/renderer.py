@@ -14,6 +14,8 @@ the handoff for chunk i+1. Conditioning of a continuation:
 * **anchors**: an image pinned to chunk 0's first frame replaces latent slot 0 (image-to-video); any other
   anchor (a continuation's first frame, any last frame) is appended as keyframe tokens at its frame and
   removed after sampling.
+* **crossfade** (a plan option): the receiving chunk delivers the overlap, its first latent frames blended from
+  the tail into its own content.
 * **drift**: each chunk's latent statistics are pulled toward the first chunk's (``settings.drift``).
 """
 
@@ -55,6 +57,17 @@ from .settings import RenderSettings
 def audio_latents_for(frames: int, fps: Fraction) -> int:
     """Audio latent steps for a chunk: enough that the decoded sound ((4T - 3) mel frames) covers every frame."""
     return math.ceil(Fraction(LATENTS_PER_SECOND * frames) / Fraction(fps) + Fraction(3, 4))
+
+
+def crossfade_head(latent: torch.Tensor, tail: torch.Tensor) -> torch.Tensor:
+    """Blend a continuation's first latent frames from the tail it received (weight 0 at its first frame) to its own
+    content (weight 1 at the tail's last frame), so the overlap it delivers turns smoothly from the previous chunk
+    into this one."""
+    n = tail.shape[2]
+    weights = torch.linspace(0.0, 1.0, n, device=latent.device) if n > 1 else torch.ones(1, device=latent.device)
+    out = latent.clone()
+    out[:, :, :n] = torch.lerp(tail.to(latent), latent[:, :, :n], weights.view(1, 1, n, 1, 1))
+    return out
 
 
 class LTXChunkRenderer:
@@ -104,12 +117,14 @@ class LTXChunkRenderer:
             return (NO_GUIDANCE, NO_GUIDANCE) if mode == "off" else default_guidance(self.models.arch)
         return (NO_GUIDANCE, NO_GUIDANCE) if g == 1.0 else (Guidance(cfg=g), Guidance(cfg=g))
 
-    def _video_state(self, job: ChunkJob, handoff, generator: torch.Generator, width: int, height: int) -> TokenState:
+    def _video_state(self, job: ChunkJob, handoff, generator: torch.Generator, width: int, height: int) -> tuple[TokenState, torch.Tensor | None]:
+        """The chunk's video tokens, conditioned; and the tail latent it was conditioned on (None for chunk 0)."""
         m, p, c = self.models, job.params, job.chunk
         h, w = height // 32, width // 32
         fps = float(job.plan.fps)
         f = c.latent_frames
         state = TokenState.empty(torch.zeros(1, f * h * w, m.latent_channels, device=m.device), video_positions(f, h, w, fps, device=m.device))
+        tail = None
         if handoff is not None:
             if self.settings.handoff == "latent" and handoff["video_latents"].shape[-1] == w:
                 tail = torch.cat([self._encode(handoff["frames"][:1], width, height), handoff["video_latents"].to(m.device)], dim=2)
@@ -129,7 +144,7 @@ class LTXChunkRenderer:
             else:
                 frame = 0 if anchor.position == "first" else c.frames - 1
                 state = append_tokens(state, tokens, keyframe_positions(frame, 1, h, w, fps, device=m.device), anchor.strength)
-        return state
+        return state, tail
 
     def _audio_state(self, job: ChunkJob, handoff) -> TokenState:
         m = self.models
@@ -174,7 +189,7 @@ class LTXChunkRenderer:
         video = audio = None
         for k, (width, height, sigmas) in enumerate(stages):
             h, w = height // 32, width // 32
-            new_video = self._video_state(job, handoff, generator, width, height)
+            new_video, tail = self._video_state(job, handoff, generator, width, height)
             new_audio = replace(audio_start, latent=audio_start.latent.clone())
             if video is not None:  # refine: start from the upsampled first stage, re-noised to the first sigma
                 up = upsample_latent(unpatchify_video(video.target().latent, c.latent_frames, h // 2, w // 2).to(m.dtype), m.upsampler, m.video_encoder.per_channel_statistics)
@@ -192,6 +207,8 @@ class LTXChunkRenderer:
         h, w = self.settings.height // 32, self.settings.width // 32
         video_latent = unpatchify_video(video.target().latent, c.latent_frames, h, w).float()
         audio_latent = unpatchify_audio(audio.latent, m.audio.decoder.cfg.z_channels).float()
+        if job.plan.crossfade and tail is not None:
+            video_latent = crossfade_head(video_latent, tail)
 
         reference = None
         if self.settings.drift:
