@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from .chain.plan import DEFAULT_MAX_CHUNKS, make_plan
+from .chain.plan import DEFAULT_MAX_CHUNKS, ChainPlan, make_plan
 from .chain.report import plan_report
 from .chain.schedule import ChunkSchedule, ScheduleError
 from .errors import InputError
@@ -89,8 +89,8 @@ def _load_schedule(path: Path) -> ChunkSchedule:
     return ChunkSchedule.parse(text)
 
 
-def _plan(args: argparse.Namespace) -> int:
-    plan = make_plan(
+def _plan_from_args(args: argparse.Namespace) -> ChainPlan:
+    return make_plan(
         fps=args.fps,
         clip_frames=args.clip_frames,
         tail_frames=args.tail_frames,
@@ -99,6 +99,10 @@ def _plan(args: argparse.Namespace) -> int:
         max_chunks=args.max_chunks,
         crossfade=args.crossfade,
     )
+
+
+def _plan(args: argparse.Namespace) -> int:
+    plan = _plan_from_args(args)
     schedule = _load_schedule(args.schedule) if args.schedule else None
     data, text = plan_report(plan, schedule)
     print(json.dumps(data, indent=2) if args.json else text)
@@ -140,15 +144,7 @@ def _render(args: argparse.Namespace) -> int:
         raise InputError([("--checkpoint", "give --checkpoint and --gemma for the real model, or --demo for the built-in tiny one")])
     if args.checkpoint and not args.gemma:
         raise InputError([("--gemma", "the LTX checkpoint needs the Gemma 3 text encoder: a model folder or a .safetensors file")])
-    plan = make_plan(
-        fps=args.fps,
-        clip_frames=args.clip_frames,
-        tail_frames=args.tail_frames,
-        total_frames=args.frames,
-        seconds=args.seconds,
-        max_chunks=args.max_chunks,
-        crossfade=args.crossfade,
-    )
+    plan = _plan_from_args(args)
     schedule = _schedule_for_render(args)
     settings = RenderSettings(
         width=args.width or (128 if args.demo else 768),
