@@ -85,13 +85,21 @@ def test_fp8_scaled_single_file_is_dequantised(tmp_path, folder_model):
             stored[name] = w
             expected[name] = w
     single = comfy_single_file(tmp_path / "gemma_3_tiny_fp8_scaled.safetensors", stored)
-    model = load_gemma_text_model(single, text_config=tiny_text_config(), dtype=torch.float32)
+    model = load_gemma_text_model(single, text_config=tiny_text_config(), dtype=torch.float32, weights="full")
     loaded = model.state_dict()
     assert loaded.keys() == expected.keys() and all(torch.equal(loaded[k], expected[k]) for k in loaded)
     ref = hidden(folder_model)
     valid = (MASK == 1)[:, :, None, None].expand_as(ref)
     err = (hidden(model) - ref)[valid].norm() / ref[valid].norm()
     assert 0 < err < 0.1  # fp8 rounding, not a wrong scale
+
+    # by default the fp8 layers stay fp8 in memory, and compute exactly what the dequantised model computes
+    kept = load_gemma_text_model(single, text_config=tiny_text_config(), dtype=torch.float32)
+    fp8_names = [n for n in stored if stored[n].dtype == torch.float8_e4m3fn]
+    kept_state = kept.state_dict()
+    assert fp8_names and all(kept_state[n].dtype == torch.float8_e4m3fn for n in fp8_names)
+    assert sum(t.nbytes for t in kept_state.values()) < sum(t.nbytes for t in loaded.values())
+    assert torch.equal(hidden(kept), hidden(model))
 
 
 @pytest.mark.parametrize("layout", ["nvfp4", "uint8"])

@@ -72,6 +72,9 @@ class ChunkRenderer(Protocol):
     def decode(self, job: ChunkJob, latents: dict[str, torch.Tensor]) -> ChunkMedia:
         """Turn a chunk's latents into frames and audio (deterministic)."""
 
+    # optional: ``prepare(jobs)`` is called once before the first chunk a run renders, with every chunk still to
+    # render (e.g. to encode all their prompts while the text encoder is loaded)
+
 
 @dataclass
 class ChainRun:
@@ -119,6 +122,8 @@ class ChainRunner:
                 record = self.store.load(chunk.index, key) if self.store is not None else None
                 host.emit(ChunkStarted(chunk.index, n, record is not None, p.prompt))
                 if record is None:
+                    if not rendered and hasattr(self.renderer, "prepare"):  # e.g. every prompt encoded up front
+                        self.renderer.prepare([ChunkJob(plan, c, q) for c, q in zip(plan.chunks[chunk.index :], params[chunk.index :])])
                     record = self.renderer.render(job, handoff, self._on_step(chunk.index, n, sink))
                     if self.store is not None:
                         self.store.save(chunk.index, key, record)

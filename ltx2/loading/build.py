@@ -1,15 +1,21 @@
-"""Build a component on the ``meta`` device and load its weights straight to the target device and dtype.
+"""Build a component on the ``meta`` device and stream its weights straight to the target device and dtype.
 
 Strict: every key of the module must come from the file and every key of the file (after the caller drops
-the known-unused ones) must land in the module, or a :class:`CheckpointMismatch` names them.
+the known-unused ones) must land in the module, or a :class:`CheckpointMismatch` names them. The check reads
+shapes only; then tensors are read, converted and placed one at a time (:func:`stream_into`), so a load never
+holds a second copy of the component.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 from torch import nn
+
+from .lazy import LazyTensor, Source, as_lazy
+
+FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
 
 
 class CheckpointMismatch(ValueError):
@@ -26,9 +32,46 @@ def build_on_meta(builder: Callable[[], nn.Module]) -> nn.Module:
         return builder()
 
 
-def load_into(module: nn.Module, state: dict[str, torch.Tensor], *, device="cpu", dtype: torch.dtype | None = None, what: str = "component") -> nn.Module:
-    """Load ``state`` into a meta-built ``module`` (assigning the tensors, no copy in RAM), strictly."""
-    expected = module.state_dict()
+def put_tensor(module: nn.Module, key: str, tensor: torch.Tensor) -> None:
+    """Replace the parameter or buffer ``key`` of ``module`` by ``tensor`` (any device, including meta)."""
+    path, _, name = key.rpartition(".")
+    owner = module.get_submodule(path) if path else module
+    if name in owner._parameters:
+        owner._parameters[name] = nn.Parameter(tensor, requires_grad=False)
+    elif name in owner._buffers:
+        owner._buffers[name] = tensor
+    else:
+        raise KeyError(key)
+
+
+def convert(tensor: torch.Tensor, like: torch.Tensor, device, dtype: torch.dtype | None) -> torch.Tensor:
+    """``tensor`` on ``device``; floating tensors in ``dtype`` unless the module keeps this one in fp8."""
+    if like.dtype in FP8_DTYPES:
+        if tensor.dtype != like.dtype:
+            raise CheckpointMismatch(f"an fp8 layer was given a {tensor.dtype} tensor")
+        return tensor.to(device)
+    if dtype is not None and tensor.is_floating_point():
+        return tensor.to(device=device, dtype=dtype)
+    return tensor.to(device)
+
+
+def stream_into(module: nn.Module, state: Mapping[str, torch.Tensor | LazyTensor], *, device="cpu", dtype: torch.dtype | None = None, keys=None, defer: bool = False) -> None:
+    """Read, convert and place the tensors of ``state`` one at a time (``keys``: only these, e.g. to reload one
+    block). The module's current tensors (often on meta) give each one's target dtype. ``defer``: read nothing,
+    only give the meta tensors their final dtypes (the weights come in when the module is first used)."""
+    current = module.state_dict(keep_vars=True)
+    for key in state if keys is None else keys:
+        lazy = as_lazy(state[key])
+        source = torch.empty(lazy.shape, dtype=lazy.dtype, device="meta") if defer else lazy.load()
+        tensor = convert(source, current[key], "meta" if defer else device, dtype)
+        put_tensor(module, key, tensor)
+        del tensor
+
+
+def load_into(module: nn.Module, state: Mapping[str, torch.Tensor | LazyTensor], *, device="cpu", dtype: torch.dtype | None = None, what: str = "component", defer: bool = False) -> nn.Module:
+    """Stream ``state`` (tensors or :class:`LazyTensor`) into a meta-built ``module``, strictly. ``defer`` (a
+    lazy state only): check it, leave the weights on meta, and let the offload read them when first needed."""
+    expected = module.state_dict(keep_vars=True)
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
@@ -41,8 +84,14 @@ def load_into(module: nn.Module, state: dict[str, torch.Tensor], *, device="cpu"
         problems.append("wrong shape: " + _describe([f"{k} file {list(state[k].shape)} vs model {list(expected[k].shape)}" for k in wrong]))
     if problems:
         raise CheckpointMismatch(f"{what}: the file does not match the model built from its config: " + "; ".join(problems))
-    cast = {k: (v.to(device=device, dtype=dtype) if dtype is not None and v.is_floating_point() else v.to(device)) for k, v in state.items()}
-    module.load_state_dict(cast, strict=True, assign=True)
+    lazy = bool(state) and all(isinstance(v, LazyTensor) for v in state.values())
+    if defer and not lazy:
+        raise ValueError(f"{what}: only a state read from a file can be deferred")
+    stream_into(module, state, device=device, dtype=dtype, defer=defer)
+    if lazy:
+        module.weights_source = Source(state, dtype)
+    if defer:
+        return module.eval()
     leftover = [n for n, t in [*module.named_parameters(), *module.named_buffers()] if t.is_meta]
     if leftover:
         raise CheckpointMismatch(f"{what}: tensors not loaded from the file (still on meta): {_describe(leftover)}")

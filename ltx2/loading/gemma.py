@@ -10,7 +10,8 @@ Two sources, never a download (everything runs with ``local_files_only``):
   ``model.norm.weight`` (plus ``vision_model.*``, ``multi_modal_projector.*`` and a ``spiece_model`` byte tensor,
   which are not part of the text model). It carries no config, so the Gemma 3 12B text config below is used.
   Scaled-fp8 variants store ``<layer>.weight`` as float8 with a ``<layer>.weight_scale`` (or older
-  ``scale_weight``) sibling; they are dequantised on load (``fp8 * scale``). Other quantised layouts (fp4 /
+  ``scale_weight``) sibling; they stay fp8 in memory (``Fp8Linear``, dequantised inside each forward) or, with
+  ``weights="full"``, are dequantised as they load (``fp8 * scale``). Other quantised layouts (fp4 /
   nvfp4 "mixed", int8 block-wise) are refused with an error naming the file.
 
 The text model is built on the meta device from its config and loaded strictly (every key of the model must
@@ -27,8 +28,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..model.fp8_linear import FP8, Fp8Linear, dequantize, quantize
 from .build import CheckpointMismatch, build_on_meta, load_into
 from .checkpoint import CheckpointFile
+from .lazy import LazyTensor
 
 GEMMA3_12B_TEXT_CONFIG: dict = {
     "model_type": "gemma3_text",
@@ -99,29 +102,21 @@ def _bytes(t: torch.Tensor) -> bytes:
     return t.contiguous().view(torch.uint8).numpy().tobytes()
 
 
-def _dequantise(weight: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
-    """fp8 -> float32, times its scale (a scalar, or one value per output row)."""
-    weight = weight.to(torch.float32)
-    if scale is None:
-        return weight
-    scale = scale.to(torch.float32)
-    return weight * (scale.reshape(()) if scale.numel() == 1 else scale.reshape(-1, *[1] * (weight.dim() - 1)))
-
-
-def _text_model_state(files: list[Path], dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
-    """The text model's tensors (prefix removed), fp8 weights dequantised, cast to ``dtype``."""
+def _text_model_state(files: list[Path], weights: str) -> dict[str, LazyTensor]:
+    """The text model's tensors (prefix removed) as lazy reads. fp8 weights stay fp8 with their scale under
+    ``<layer>.weight_scale`` (``weights`` ``auto`` / ``fp8``) or are dequantised as they stream in (``full``)."""
     checkpoints = [CheckpointFile(f) for f in files]
     where = files[0] if len(files) == 1 else files[0].parent
     prefix = _text_model_prefix({k for c in checkpoints for k in c.keys()}, where)
-    raw: dict[str, torch.Tensor] = {}
+    raw: dict[str, LazyTensor] = {}
     for c in checkpoints:
-        raw.update(c.tensors(prefix))
+        raw.update(c.lazy(prefix))
     scales = {k: raw.pop(k) for k in list(raw) if k.endswith(SCALE_SUFFIXES)}
-    state: dict[str, torch.Tensor] = {}
+    state: dict[str, LazyTensor] = {}
     for name in sorted(raw):
         tensor = raw.pop(name)
         if name.endswith(QUANT_INFO_SUFFIX):
-            fmt = json.loads(_bytes(tensor)).get("format", "?")
+            fmt = json.loads(_bytes(tensor.load())).get("format", "?")
             if fmt not in FP8_FORMATS:
                 raise CheckpointMismatch(f"{where}: {prefix}{name.removesuffix(QUANT_INFO_SUFFIX)} is quantised as {fmt!r}, which is not supported; {UNSUPPORTED}")
             continue
@@ -129,11 +124,40 @@ def _text_model_state(files: list[Path], dtype: torch.dtype | None) -> dict[str,
             continue
         if tensor.dtype in FP8_DTYPES:
             base = name.removesuffix(".weight")
-            tensor = _dequantise(tensor, next((scales[base + s] for s in SCALE_SUFFIXES if base + s in scales), None))
-        elif not tensor.is_floating_point():
+            scale = next((scales[base + s] for s in SCALE_SUFFIXES if base + s in scales), None)
+            if scale is None:
+                scale = LazyTensor((1,), torch.float32, lambda: torch.ones(1))
+            if weights != "full" and tensor.dtype == FP8:
+                state[name], state[base + ".weight_scale"] = tensor, scale.then(lambda t: t.to(torch.float32), torch.float32)
+                continue
+            tensor = tensor.then(lambda w, scale=scale: dequantize(w, scale.load(), torch.float32), torch.float32)
+        elif not tensor.dtype.is_floating_point:
             raise CheckpointMismatch(f"{where}: {prefix}{name} is stored as {tensor.dtype}, a quantised layout that is not supported; {UNSUPPORTED}")
-        state[name] = tensor.to(dtype) if dtype is not None else tensor
+        state[name] = tensor
     return state
+
+
+def _keep_fp8(model: nn.Module, state: dict[str, LazyTensor], weights: str) -> None:
+    """Swap in :class:`Fp8Linear` for the Linears the state keeps in fp8 (or, ``weights="fp8"``, for every Linear
+    of the decoder layers, quantised as they load)."""
+    for path, module in list(model.named_modules()):
+        if not isinstance(module, nn.Linear):
+            continue
+        weight = state.get(path + ".weight")
+        stored = weight is not None and weight.dtype == FP8
+        if not stored and not (weights == "fp8" and path.startswith("layers.") and weight is not None):
+            continue
+        if not stored:
+            quantised = {}
+
+            def load(weight=weight, quantised=quantised):
+                w, quantised["scale"] = quantize(weight.load())
+                return w
+
+            state[path + ".weight"] = LazyTensor(weight.shape, FP8, load)
+            state[path + ".weight_scale"] = LazyTensor((1,), torch.float32, lambda quantised=quantised: quantised.pop("scale"))
+        parent, _, name = path.rpartition(".")
+        setattr(model.get_submodule(parent), name, Fp8Linear.like(module, scale_shape=state[path + ".weight_scale"].shape))
 
 
 def _check_geometry(state: dict[str, torch.Tensor], config: dict, where: Path) -> None:
@@ -148,7 +172,7 @@ def _check_geometry(state: dict[str, torch.Tensor], config: dict, where: Path) -
         )
 
 
-def build_gemma_text_model(text_config: dict, state: dict[str, torch.Tensor], *, device="cpu", dtype: torch.dtype | None = None, what: str = "Gemma 3") -> nn.Module:
+def build_gemma_text_model(text_config: dict, state: dict[str, torch.Tensor | LazyTensor], *, device="cpu", dtype: torch.dtype | None = None, what: str = "Gemma 3", weights: str = "full", defer: bool = False) -> nn.Module:
     """An HF ``Gemma3TextModel`` built on meta from ``text_config`` and loaded strictly from ``state``."""
     from transformers import Gemma3TextConfig, Gemma3TextModel
 
@@ -159,11 +183,16 @@ def build_gemma_text_model(text_config: dict, state: dict[str, torch.Tensor], *,
     with torch.device(device):
         model.rotary_emb = type(model.rotary_emb)(config)
     model.embed_tokens.embed_scale = torch.tensor(config.hidden_size**0.5, device=device)
-    return load_into(model, state, device=device, dtype=dtype, what=what)
+    _keep_fp8(model, state, weights)
+    return load_into(model, state, device=device, dtype=dtype, what=what, defer=defer)
 
 
-def load_gemma_text_model(source: str | os.PathLike, *, text_config: dict | None = None, device="cpu", dtype: torch.dtype | None = torch.bfloat16) -> nn.Module:
-    """The Gemma 3 language model from a model folder or a single ``.safetensors`` file.
+def load_gemma_text_model(source: str | os.PathLike, *, text_config: dict | None = None, device="cpu", dtype: torch.dtype | None = torch.bfloat16, weights: str = "auto", defer: bool = False) -> nn.Module:
+    """The Gemma 3 language model from a model folder or a single ``.safetensors`` file, streamed tensor by tensor.
+
+    ``weights``: ``auto`` keeps an fp8 file's Linears in fp8 (dequantised inside each forward), ``fp8`` also
+    quantises a bf16 file's decoder Linears at load, ``full`` dequantises everything to ``dtype``. ``defer``:
+    check the file, read the weights when first used (the low-RAM offload).
 
     ``text_config`` overrides the folder's ``config.json`` (or, for a single file, the bundled Gemma 3 12B config).
     """
@@ -178,9 +207,9 @@ def load_gemma_text_model(source: str | os.PathLike, *, text_config: dict | None
         raise ValueError(f"{path} is not a Gemma 3 model folder or a .safetensors file")
     else:
         raise FileNotFoundError(f"Gemma 3 text encoder not found: {path} (give a model folder or a .safetensors file from models/text_encoders)")
-    state = _text_model_state(files, dtype)
+    state = _text_model_state(files, weights)
     _check_geometry(state, config, path)
-    return build_gemma_text_model(config, state, device=device, dtype=dtype, what=f"Gemma 3 text model ({path.name})")
+    return build_gemma_text_model(config, state, device=device, dtype=dtype, what=f"Gemma 3 text model ({path.name})", weights=weights, defer=defer)
 
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")

@@ -22,6 +22,8 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from ..model.fp8_linear import Fp8Linear, quantize
+
 log = logging.getLogger(__name__)
 
 FILE_PREFIX = "diffusion_model."
@@ -51,7 +53,7 @@ def read_lora(path: str | os.PathLike) -> dict[str, LoraPair]:
     return pairs
 
 
-def _targets(model: nn.Module, pairs: dict[str, LoraPair], source: str) -> dict[str, tuple[nn.Linear, LoraPair]]:
+def targets(model: nn.Module, pairs: dict[str, LoraPair], source: str) -> dict[str, tuple[nn.Linear, LoraPair]]:
     """Pairs matched to the model's Linears (shapes checked); unmatched ones are logged and dropped."""
     modules = dict(model.named_modules())
     matched, ignored = {}, []
@@ -72,12 +74,17 @@ def _targets(model: nn.Module, pairs: dict[str, LoraPair], source: str) -> dict[
 @torch.no_grad()
 def fuse_lora(model: nn.Module, pairs: dict[str, LoraPair], strength: float, source: str = "LoRA") -> int:
     """W += strength * (B @ A) for every matched Linear, computed in float32. Returns how many were fused."""
-    targets = _targets(model, pairs, source)
-    for linear, pair in targets.values():
+    matched = targets(model, pairs, source)
+    for linear, pair in matched.values():
         w = linear.weight
         delta = pair.up.to(w.device, torch.float32) @ pair.down.to(w.device, torch.float32)
-        w.copy_((w.to(torch.float32) + strength * delta).to(w.dtype))
-    return len(targets)
+        if isinstance(linear, Fp8Linear):  # re-quantised with a scale of its own
+            q, scale = quantize(linear.compute_weight(torch.float32) + strength * delta)
+            w.copy_(q)
+            linear.weight_scale.copy_(scale.reshape(linear.weight_scale.shape))
+        else:
+            w.copy_((w.to(torch.float32) + strength * delta).to(w.dtype))
+    return len(matched)
 
 
 class _LayerLoras:
@@ -88,9 +95,9 @@ class _LayerLoras:
         self.down = self.up = self.owner = None
         self.handle = linear.register_forward_hook(self._hook)
 
-    def add(self, pair: LoraPair, slot: int, like: torch.Tensor) -> None:
-        down, up = pair.down.to(like.device, like.dtype), pair.up.to(like.device, like.dtype)
-        owner = torch.full((down.shape[0],), slot, device=like.device, dtype=torch.long)
+    def add(self, pair: LoraPair, slot: int, device: torch.device, dtype: torch.dtype) -> None:
+        down, up = pair.down.to(device, dtype), pair.up.to(device, dtype)
+        owner = torch.full((down.shape[0],), slot, device=device, dtype=torch.long)
         if self.down is None:
             self.down, self.up, self.owner = down, up, owner
         else:
@@ -106,7 +113,9 @@ class _LayerLoras:
 
     def _hook(self, module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
         x = args[0]
-        scales = self.runtime.scales.to(x.dtype)[self.owner]
+        if self.down.device != x.device:  # the layer was moved (offloading): its LoRAs follow it
+            self.down, self.up, self.owner = self.down.to(x.device), self.up.to(x.device), self.owner.to(x.device)
+        scales = self.runtime.scales_for(x)[self.owner]
         return output + ((x @ self.down.T) * scales) @ self.up.T
 
 
@@ -120,8 +129,10 @@ class RuntimeLoras:
 
     def __init__(self, model: nn.Module):
         self.model = model
-        like = next(model.parameters())
-        self.scales = torch.zeros(0, device=like.device, dtype=torch.float32)
+        self.dtype = model.dtype if isinstance(getattr(model, "dtype", None), torch.dtype) else next(model.parameters()).dtype
+        """The compute dtype LoRA weights are kept in (not an fp8 layer's storage dtype)."""
+        self.scales = torch.zeros(0, dtype=torch.float32)
+        self._copies: dict[tuple, torch.Tensor] = {}  # the scales on each (device, dtype) a forward used
         self.names: list[str | None] = []  # slot -> name (None once removed)
         self.layers: dict[str, _LayerLoras] = {}
 
@@ -129,18 +140,27 @@ class RuntimeLoras:
         """Attach a LoRA; returns how many Linears it touches."""
         if name in self.names:
             raise ValueError(f"LoRA {name!r} is already attached")
-        targets = _targets(self.model, pairs, name)
+        matched = targets(self.model, pairs, name)
         slot = len(self.names)
         self.names.append(name)
-        self.scales = torch.cat((self.scales, torch.tensor([float(scale)], device=self.scales.device)))
-        for path, (linear, pair) in targets.items():
+        self.scales = torch.cat((self.scales, torch.tensor([float(scale)])))
+        self._copies.clear()
+        for path, (linear, pair) in matched.items():
             if path not in self.layers:
                 self.layers[path] = _LayerLoras(self, linear)
-            self.layers[path].add(pair, slot, linear.weight)
-        return len(targets)
+            self.layers[path].add(pair, slot, linear.weight.device, self.dtype)
+        return len(matched)
+
+    def scales_for(self, x: torch.Tensor) -> torch.Tensor:
+        """The scales on ``x``'s device and in its dtype (copied once per change, not once per layer)."""
+        key = (x.device, x.dtype)
+        if key not in self._copies:
+            self._copies[key] = self.scales.to(x.device, x.dtype)
+        return self._copies[key]
 
     def set_scale(self, name: str, scale: float) -> None:
         self.scales[self.names.index(name)] = float(scale)
+        self._copies.clear()
 
     def scale(self, name: str) -> float:
         return float(self.scales[self.names.index(name)])
@@ -152,6 +172,7 @@ class RuntimeLoras:
                 self.layers.pop(path).handle.remove()
         self.names[slot] = None
         self.scales[slot] = 0.0
+        self._copies.clear()
 
     def clear(self) -> None:
         for name in [n for n in self.names if n is not None]:

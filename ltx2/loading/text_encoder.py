@@ -41,11 +41,13 @@ def load_text_encoder(
     max_length: int = MAX_LENGTH,
     device="cpu",
     dtype: torch.dtype | None = torch.bfloat16,
+    weights: str = "auto",
+    defer: bool = False,
 ) -> TextEncoder:
     """Gemma 3 from ``gemma`` (model folder or single file) and its tokenizer (see ``load_gemma_tokenizer``),
     plus the checkpoint's feature extractor sized from the Gemma config; connectors are optional (see
-    ``ltx2.text.encoder``)."""
-    model = load_gemma_text_model(gemma, text_config=gemma_text_config, device=device, dtype=dtype)
+    ``ltx2.text.encoder``). ``weights`` / ``defer``: as :func:`load_gemma_text_model`."""
+    model = load_gemma_text_model(gemma, text_config=gemma_text_config, device=device, dtype=dtype, weights=weights, defer=defer)
     encoder = GemmaEncoder(model, load_gemma_tokenizer(gemma, tokenizer=tokenizer), max_length=max_length)
     extractor = load_feature_extractor(checkpoint, encoder.hidden_size, encoder.num_hidden_states, device=device, dtype=dtype)
     return TextEncoder(encoder, extractor, video_connector=video_connector, audio_connector=audio_connector)

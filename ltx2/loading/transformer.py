@@ -1,13 +1,19 @@
-"""Load the DiT and the two text connectors from an official single-file checkpoint.
+"""Load the DiT and the two text connectors from an official single-file checkpoint, streamed tensor by tensor.
 
 DiT: every key under ``model.diffusion_model.`` except the connectors', prefix stripped, strict.
 Connectors: ``model.diffusion_model.{video,audio}_embeddings_connector.``, strict.
 
 fp8 files (``*-fp8.safetensors``): block Linears are stored as ``float8_e4m3fn`` with a scalar
 ``<linear>.weight_scale`` sibling (2.3 also ``<linear>.input_scale``, the activation scale for fp8 matmuls).
-They are **dequantised at load**: ``W = float32(W_fp8) * weight_scale``, then cast to the requested dtype;
-``input_scale`` is dropped (we never quantise activations). The model in memory is therefore the same
-size as a bf16 load; what the fp8 file saves is disk and read time.
+``weights`` decides what the model holds in memory:
+
+* ``auto`` (default): as the file. fp8 Linears stay fp8 (:class:`Fp8Linear`, about 1 byte per parameter,
+  dequantised inside each forward); everything else in the compute dtype.
+* ``fp8``: every Linear of the transformer blocks in fp8; a bf16 file is quantised at load (per tensor).
+* ``full``: everything in the compute dtype; fp8 weights dequantised at load (``float32(W) * weight_scale``).
+
+Fused LoRAs (``W + s * B @ A``, float32) are applied to each weight as it streams in, before any quantisation,
+so a component re-read from the file (the low-RAM offload) comes back identical.
 """
 
 from __future__ import annotations
@@ -16,49 +22,131 @@ import os
 from collections.abc import Sequence
 
 import torch
+from torch import nn
 
 from ..model.connector import ConnectorConfig, EmbeddingsConnector
+from ..model.fp8_linear import FP8, Fp8Linear, dequantize, quantize
 from ..model.transformer import CONNECTOR_PREFIXES, AudioVideoTransformer
 from .build import build_on_meta, load_into
 from .checkpoint import CheckpointFile
-from .lora import fuse_lora, read_lora
+from .lazy import LazyTensor
+from .lora import read_lora, targets
 
 DIT_PREFIX = "model.diffusion_model."
-FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
-
-
-def dequantize_fp8(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Fold ``*.weight_scale`` into fp8 weights (float32 result) and drop the scale siblings."""
-    out = {}
-    for key, value in state.items():
-        if key.endswith((".weight_scale", ".input_scale")):
-            continue
-        scale = state.get(key + "_scale") if key.endswith(".weight") else None
-        if value.dtype in FP8_DTYPES:
-            if scale is None:
-                raise ValueError(f"fp8 tensor {key} has no {key}_scale sibling")
-            value = value.to(torch.float32) * scale.to(torch.float32)
-        elif scale is not None:
-            raise ValueError(f"{key}_scale given for a {value.dtype} tensor")
-        out[key] = value
-    return out
+WEIGHT_MODES = ("auto", "fp8", "full")
+FP8_STORED = ("F8_E4M3", "F8_E5M2")
+SCALE_SUFFIXES = (".weight_scale", ".input_scale")
+BLOCKS = "transformer_blocks."
 
 
 def _is_connector(key: str) -> bool:
     return key.startswith(CONNECTOR_PREFIXES)
 
 
-def transformer_state(ckpt: CheckpointFile, device="cpu") -> dict[str, torch.Tensor]:
-    """The DiT's tensors as stored (prefix stripped, connectors left out, fp8 dequantised to float32)."""
-    # Read module by module so the connectors' (large, 2.3) tensors are never read here.
-    heads = sorted({k[len(DIT_PREFIX):].split(".", 1)[0] for k in ckpt.keys(DIT_PREFIX) if not _is_connector(k[len(DIT_PREFIX):])})
-    state: dict[str, torch.Tensor] = {}
-    for head in heads:
-        leaf = DIT_PREFIX + head
-        if leaf in ckpt.shapes:
-            state.update(ckpt.tensors(leaf, strip=False, device=device))
-        state.update(ckpt.tensors(leaf + ".", strip=False, device=device))
-    return dequantize_fp8({k[len(DIT_PREFIX):]: v for k, v in state.items()})
+class DitWeights:
+    """How each tensor of one component of an LTX checkpoint reaches memory: ``state`` maps module keys to
+    :class:`LazyTensor` reads with the dequantise / fuse / quantise steps the chosen ``weights`` mode needs."""
+
+    def __init__(self, ckpt: CheckpointFile, prefix: str, model: nn.Module, weights: str = "auto", deltas: dict[str, list[tuple[float, object]]] | None = None):
+        if weights not in WEIGHT_MODES:
+            raise ValueError(f"weights must be one of {', '.join(WEIGHT_MODES)}, got {weights!r}")
+        self.ckpt, self.prefix, self.weights = ckpt, prefix, weights
+        self.deltas = deltas or {}
+        self._scales: dict[str, torch.Tensor] = {}  # scale of a weight quantised at load, until its key is read
+        self.kept_fp8 = self._fp8_layers(model)
+        for path in self.kept_fp8:
+            parent, _, name = path.rpartition(".")
+            owner = model.get_submodule(parent) if parent else model
+            input_scale = self.ckpt.shapes.get(f"{prefix}{path}.input_scale")
+            scale_shape = self._stored_scale_shape(path)
+            scale_shape = (1,) if scale_shape is None else scale_shape
+            setattr(owner, name, Fp8Linear.like(getattr(owner, name), scale_shape=tuple(scale_shape), input_scale_shape=None if input_scale is None else tuple(input_scale)))
+
+    def _stored_fp8(self, path: str) -> bool:
+        return self.ckpt.dtypes.get(f"{self.prefix}{path}.weight") in FP8_STORED
+
+    def _stored_scale_shape(self, path: str):
+        return self.ckpt.shapes.get(f"{self.prefix}{path}.weight_scale") if self._stored_fp8(path) else None
+
+    def _fp8_layers(self, model: nn.Module) -> set[str]:
+        if self.weights == "full":
+            return set()
+        layers = set()
+        for path, module in model.named_modules():
+            if not isinstance(module, nn.Linear):
+                continue
+            stored_e4m3 = self.ckpt.dtypes.get(f"{self.prefix}{path}.weight") == "F8_E4M3"
+            if stored_e4m3 or (self.weights == "fp8" and path.startswith(BLOCKS)):
+                layers.add(path)
+        return layers
+
+    def state(self, keys: Sequence[str]) -> dict[str, LazyTensor]:
+        """Module key -> lazy read, for the file keys ``keys`` (all under ``prefix``)."""
+        state: dict[str, LazyTensor] = {}
+        for file_key in keys:
+            key = file_key[len(self.prefix) :]
+            path, _, leaf = key.rpartition(".")
+            if key.endswith(SCALE_SUFFIXES) and not (path in self.kept_fp8 and self._stored_fp8(path)):
+                continue  # folded into the weight, or not used
+            raw = self.ckpt.lazy(file_key, strip=False)[file_key]
+            if leaf == "weight":
+                raw = self._weight(path, raw)
+            elif key.endswith(".weight_scale") and path in self.kept_fp8:
+                raw = self._scale(path, raw)
+            state[key] = raw
+            if leaf == "weight" and path in self.kept_fp8 and not self._stored_fp8(path):
+                state[f"{path}.weight_scale"] = LazyTensor((1,), torch.float32, lambda path=path: self._scales.pop(path))
+        return state
+
+    def _weight(self, path: str, raw: LazyTensor) -> LazyTensor:
+        stored_fp8, keep = self._stored_fp8(path), path in self.kept_fp8
+        deltas = self.deltas.get(path, [])
+        if stored_fp8 and keep and not deltas:
+            return raw
+        if stored_fp8 and f"{self.prefix}{path}.weight_scale" not in self.ckpt.shapes:
+            raise ValueError(f"{self.ckpt.path.name}: fp8 tensor {self.prefix}{path}.weight has no {self.prefix}{path}.weight_scale sibling")
+        if not (stored_fp8 or keep or deltas):
+            return raw
+
+        def load() -> torch.Tensor:
+            w = raw.load()
+            if stored_fp8:
+                w = dequantize(w, self.ckpt.read(f"{self.prefix}{path}.weight_scale"), torch.float32)
+            elif deltas:
+                w = w.to(torch.float32)
+            for strength, pair in deltas:
+                w = w + strength * (pair.up.to(torch.float32) @ pair.down.to(torch.float32))
+            if not keep:
+                return w
+            w, self._scales[path] = quantize(w)
+            return w
+
+        return LazyTensor(raw.shape, FP8 if keep else torch.float32, load)
+
+    def _scale(self, path: str, raw: LazyTensor) -> LazyTensor:
+        """A stored scale, unless the weight was re-quantised (a fused LoRA): then the new one."""
+        if not self.deltas.get(path):
+            return raw
+        return LazyTensor(raw.shape, torch.float32, lambda: self._scales.pop(path).reshape(raw.shape))
+
+
+def _fused_deltas(model: nn.Module, loras: Sequence[tuple[str | os.PathLike, float]]) -> dict[str, list]:
+    deltas: dict[str, list] = {}
+    for path, strength in loras:
+        for module_path, (_, pair) in targets(model, read_lora(path), str(path)).items():
+            deltas.setdefault(module_path, []).append((strength, pair))
+    return deltas
+
+
+def dit_file_keys(ckpt: CheckpointFile) -> list[str]:
+    return [k for k in ckpt.keys(DIT_PREFIX) if not _is_connector(k[len(DIT_PREFIX) :])]
+
+
+def transformer_weights(ckpt: CheckpointFile, weights: str = "auto", loras: Sequence[tuple[str | os.PathLike, float]] = ()) -> tuple[AudioVideoTransformer, dict[str, LazyTensor]]:
+    """The DiT built on meta (its fp8 Linears swapped in per ``weights``) and its lazy state."""
+    model = build_on_meta(lambda: AudioVideoTransformer.from_config(ckpt.config))
+    plan = DitWeights(ckpt, DIT_PREFIX, model, weights, _fused_deltas(model, loras))
+    return model, plan.state(dit_file_keys(ckpt))
 
 
 def load_transformer(
@@ -67,25 +155,25 @@ def load_transformer(
     device="cpu",
     dtype: torch.dtype = torch.bfloat16,
     loras: Sequence[tuple[str | os.PathLike, float]] = (),
+    weights: str = "auto",
+    defer: bool = False,
 ) -> AudioVideoTransformer:
-    """The DiT built from ``ckpt.config`` on meta and loaded strictly to ``device`` / ``dtype``.
+    """The DiT built from ``ckpt.config`` on meta and streamed strictly to ``device`` / ``dtype``.
 
-    ``loras``: (file, strength) pairs fused into the weights (e.g. the distilled LoRA of stage 2).
+    ``loras``: (file, strength) pairs fused into the weights (e.g. the distilled LoRA of stage 2);
+    ``weights``: ``auto`` / ``fp8`` / ``full`` (module docstring); ``defer``: read the weights on first use.
     """
-    model = build_on_meta(lambda: AudioVideoTransformer.from_config(ckpt.config))
-    model = load_into(model, transformer_state(ckpt, device), device=device, dtype=dtype, what="transformer")
-    for path, strength in loras:
-        fuse_lora(model, read_lora(path), strength, source=str(path))
-    return model
+    model, state = transformer_weights(ckpt, weights, loras)
+    return load_into(model, state, device=device, dtype=dtype, what="transformer", defer=defer)
 
 
 def load_text_connectors(ckpt: CheckpointFile, *, device="cpu", dtype: torch.dtype = torch.bfloat16) -> tuple[EmbeddingsConnector, EmbeddingsConnector]:
-    """(video connector, audio connector) built from ``ckpt.config["transformer"]``."""
+    """(video connector, audio connector) built from ``ckpt.config["transformer"]`` (fp8 weights dequantised)."""
     t = ckpt.config["transformer"]
     connectors = []
     for name, audio in (("video", False), ("audio", True)):
         prefix = f"{DIT_PREFIX}{name}_embeddings_connector."
         module = build_on_meta(lambda: EmbeddingsConnector(ConnectorConfig.from_config(t, audio=audio)))
-        state = dequantize_fp8(ckpt.tensors(prefix, device=device))
+        state = DitWeights(ckpt, prefix, module, "full").state(ckpt.keys(prefix))
         connectors.append(load_into(module, state, device=device, dtype=dtype, what=f"{name} text connector"))
     return connectors[0], connectors[1]

@@ -23,6 +23,7 @@ from ..loading.text_encoder import load_text_encoder
 from ..loading.transformer import load_text_connectors, load_transformer
 from ..loading.upsampler import load_latent_upsampler
 from ..loading.video_vae import load_video_decoder, load_video_encoder
+from ..memory.residency import Residency
 from ..model.audio_vae import AudioDecoder, AudioEncoder, AudioVAEConfig
 from ..model.connector import ConnectorConfig, EmbeddingsConnector
 from ..model.transformer import AudioVideoTransformer
@@ -62,10 +63,23 @@ class LTXModels:
     loras: RuntimeLoras = field(init=False)
     prompts: PromptCache = field(init=False)
     lora_files: dict[str, str] = field(default_factory=dict)
+    residency: Residency = field(init=False)
+    """Which components are on ``device`` in each phase (``offload``); ``none`` until told otherwise."""
 
     def __post_init__(self):
         self.loras = RuntimeLoras(self.transformer)
         self.prompts = PromptCache(self.text)
+        self.residency = Residency(self.modules(), self.device)
+
+    def offload(self, mode: str, *, blocks: int = 8, low_ram: bool = False, on_phase=None) -> Residency:
+        """Switch the offload mode (``none`` / ``model`` / ``blocks``, see :mod:`ltx2.memory.residency`)."""
+        self.residency.close()
+        self.residency = Residency(self.modules(), self.device, mode, blocks=blocks, low_ram=low_ram, on_phase=on_phase)
+        return self.residency
+
+    def phase(self, name: str):
+        """Context manager: run phase ``name`` with its components on the device (ledgered)."""
+        return self.residency.phase(name)
 
     def add_lora(self, name: str, path: str | os.PathLike, scale: float = 1.0) -> int:
         """Attach a LoRA file unfused under ``name`` (the name schedules use); returns the layers it touches."""
@@ -107,40 +121,55 @@ def load_models(
     dtype: torch.dtype | None = None,
     fused_loras: tuple[tuple[str, float], ...] = (),
     spatial_upsampler: str | os.PathLike | None = None,
+    weights: str = "auto",
+    offload: str = "none",
+    blocks: int = 8,
+    low_ram: bool = False,
+    on_phase=None,
 ) -> LTXModels:
-    """An official checkpoint plus Gemma 3 (a model folder or ComfyUI's single file), on ``device`` in ``dtype``.
+    """An official checkpoint plus Gemma 3 (a model folder or ComfyUI's single file), computing on ``device`` in
+    ``dtype``, every file streamed tensor by tensor.
 
     ``fused_loras``: (file, strength) pairs merged into the DiT at load (e.g. the distilled LoRA);
-    ``spatial_upsampler``: the x2 latent upsampler file, for two-stage rendering.
+    ``spatial_upsampler``: the x2 latent upsampler file, for two-stage rendering; ``weights``: ``auto`` (as the
+    files: fp8 stays fp8), ``fp8`` (block Linears quantised to fp8) or ``full`` (all in ``dtype``);
+    ``offload`` / ``blocks`` / ``low_ram``: see :mod:`ltx2.memory.residency`. Off ``none``, components load to
+    the CPU (or, when they would be freed between phases anyway, not at all) and reach the device by phase.
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    home = device if offload == "none" else torch.device("cpu")
+    defer = offload != "none" and (low_ram or device.type == "cpu")  # the big two are re-read from the file anyway
     ckpt = CheckpointFile(checkpoint)
-    connectors = load_text_connectors(ckpt, device=device, dtype=dtype)
+    connectors = load_text_connectors(ckpt, device=home, dtype=dtype)
     text = load_text_encoder(
-        ckpt, gemma, tokenizer=tokenizer, video_connector=connectors[0], audio_connector=connectors[1], device=device, dtype=dtype
-    )
+        ckpt, gemma, tokenizer=tokenizer, video_connector=connectors[0], audio_connector=connectors[1], device=home, dtype=dtype,
+        weights=weights, defer=defer,
+    )  # fmt: skip
     name = json.dumps(
         {
             "checkpoint": Path(checkpoint).name,
             "gemma": Path(gemma).name,
             "fused": [(Path(p).name, s) for p, s in fused_loras],
             "upsampler": spatial_upsampler and Path(spatial_upsampler).name,
+            **({"weights": weights} if weights != "auto" else {}),
         }
     )
-    return LTXModels(
+    models = LTXModels(
         arch=detect_architecture(ckpt.config),
         config=ckpt.config,
-        transformer=load_transformer(ckpt, device=device, dtype=dtype, loras=list(fused_loras)),
+        transformer=load_transformer(ckpt, device=home, dtype=dtype, loras=list(fused_loras), weights=weights, defer=defer),
         text=text,
-        video_encoder=load_video_encoder(ckpt, device=device, dtype=dtype),
-        video_decoder=load_video_decoder(ckpt, device=device, dtype=dtype),
-        audio=AudioCodec.from_checkpoint(ckpt, device=device, dtype=dtype),
+        video_encoder=load_video_encoder(ckpt, device=home, dtype=dtype),
+        video_decoder=load_video_decoder(ckpt, device=home, dtype=dtype),
+        audio=AudioCodec.from_checkpoint(ckpt, device=home, dtype=dtype),
         device=device,
         dtype=dtype,
         name=name,
-        upsampler=load_latent_upsampler(CheckpointFile(spatial_upsampler), device=device, dtype=dtype) if spatial_upsampler else None,
+        upsampler=load_latent_upsampler(CheckpointFile(spatial_upsampler), device=home, dtype=dtype) if spatial_upsampler else None,
     )
+    models.offload(offload, blocks=blocks, low_ram=low_ram, on_phase=on_phase)
+    return models
 
 
 # --- the tiny demo model ----------------------------------------------------------------------------------

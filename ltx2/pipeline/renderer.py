@@ -117,7 +117,24 @@ class LTXChunkRenderer:
             return (NO_GUIDANCE, NO_GUIDANCE) if mode == "off" else default_guidance(self.models.arch)
         return (NO_GUIDANCE, NO_GUIDANCE) if g == 1.0 else (Guidance(cfg=g), Guidance(cfg=g))
 
-    def _video_state(self, job: ChunkJob, handoff, generator: torch.Generator, width: int, height: int) -> tuple[TokenState, torch.Tensor | None]:
+    def _encoded(self, job: ChunkJob, handoff, stages) -> dict[tuple, torch.Tensor]:
+        """Every picture the chunk is conditioned on, encoded once per stage size, in one ``encode`` phase:
+        (what, width, height) -> latent; what = ``tail``, ``first`` (the tail's first frame, latent handoff),
+        ``opening`` (chunk 0's image carried down the chain) or an anchor's image name."""
+        p, out = job.params, {}
+        for width, height, _ in stages:
+            if handoff is not None:
+                if self.settings.handoff == "latent" and handoff["video_latents"].shape[-1] == width // 32:
+                    out["first", width, height] = self._encode(handoff["frames"][:1], width, height)
+                else:  # re-encode (also the half-size first stage of a two-stage latent handoff)
+                    out["tail", width, height] = self._encode(handoff["frames"], width, height)
+                if "anchor_image" in handoff and self.settings.anchor_continuations:
+                    out["opening", width, height] = self._encode(handoff["anchor_image"], width, height)
+            for anchor in p.anchors:
+                out[anchor.image, width, height] = self._encode(self._image(anchor.image), width, height)
+        return out
+
+    def _video_state(self, job: ChunkJob, handoff, encoded, generator: torch.Generator, width: int, height: int) -> tuple[TokenState, torch.Tensor | None]:
         """The chunk's video tokens, conditioned; and the tail latent it was conditioned on (None for chunk 0)."""
         m, p, c = self.models, job.params, job.chunk
         h, w = height // 32, width // 32
@@ -126,19 +143,19 @@ class LTXChunkRenderer:
         state = TokenState.empty(torch.zeros(1, f * h * w, m.latent_channels, device=m.device), video_positions(f, h, w, fps, device=m.device))
         tail = None
         if handoff is not None:
-            if self.settings.handoff == "latent" and handoff["video_latents"].shape[-1] == w:
-                tail = torch.cat([self._encode(handoff["frames"][:1], width, height), handoff["video_latents"].to(m.device)], dim=2)
-            else:  # re-encode (also the half-size first stage of a two-stage latent handoff)
-                tail = self._encode(handoff["frames"], width, height)
+            if ("first", width, height) in encoded:
+                tail = torch.cat([encoded["first", width, height], handoff["video_latents"].to(m.device)], dim=2)
+            else:
+                tail = encoded["tail", width, height]
             tokens = patchify_video(tail)
             if p.tail_noise:
                 tokens = torch.lerp(tokens, torch.randn(tokens.shape, generator=generator).to(tokens.device), p.tail_noise)
             state = replace_tokens(state, 0, tokens, p.handoff_strength)
-        if handoff is not None and "anchor_image" in handoff and self.settings.anchor_continuations:
-            tokens = patchify_video(self._encode(handoff["anchor_image"], width, height))
+        if ("opening", width, height) in encoded:
+            tokens = patchify_video(encoded["opening", width, height])
             state = append_tokens(state, tokens, keyframe_positions(0, 1, h, w, fps, device=m.device), self.settings.anchor_continuations)
         for anchor in p.anchors:
-            tokens = patchify_video(self._encode(self._image(anchor.image), width, height))
+            tokens = patchify_video(encoded[anchor.image, width, height])
             if anchor.position == "first" and handoff is None:
                 state = replace_tokens(state, 0, tokens, anchor.strength)
             else:
@@ -170,14 +187,29 @@ class LTXChunkRenderer:
 
     # --- the renderer protocol -------------------------------------------------------------------------
 
+    def _prompts(self, job: ChunkJob) -> tuple[str, ...]:
+        """The texts a chunk is conditioned on: its prompt, and its negative prompt when guidance needs one."""
+        video_guidance, audio_guidance = self._guidance(job)
+        needs_negative = video_guidance.needs_negative or audio_guidance.needs_negative
+        return (job.params.prompt, job.params.negative_prompt) if needs_negative else (job.params.prompt,)
+
+    def prepare(self, jobs: list[ChunkJob]) -> None:
+        """Encode every distinct prompt of the chunks still to render in one ``text`` phase, so the text encoder
+        can leave the device for the rest of the run."""
+        texts = [t for job in jobs for t in self._prompts(job) if t not in self.models.prompts]
+        if texts:
+            with self.models.phase("text"):
+                self.models.prompts.warm(texts)
+
     def render(self, job: ChunkJob, handoff: dict[str, torch.Tensor] | None, on_step: StepCallback) -> ChunkRecord:
         m, p, c = self.models, job.params, job.chunk
         if p.denoise != 1.0:
             raise InputError([(f"denoise (chunk {c.index})", "values below 1 need an initial video to refine, which chains do not have; use handoff_strength or tail_noise")])
         self._apply_loras(job)
         video_guidance, audio_guidance = self._guidance(job)
-        needs_negative = video_guidance.needs_negative or audio_guidance.needs_negative
-        positive, negative = m.prompts.get(p.prompt, p.negative_prompt if needs_negative else None)
+        self.prepare([job])  # nothing to do when the chain prepared it
+        texts = self._prompts(job)
+        positive, negative = m.prompts.get(texts[0], texts[1] if len(texts) > 1 else None)
         contexts = (positive.video.to(m.device), positive.audio.to(m.device))
         negatives = None if negative is None else (negative.video.to(m.device), negative.audio.to(m.device))
 
@@ -185,14 +217,17 @@ class LTXChunkRenderer:
         stages = self._stages()
         total = sum(len(sigmas) - 1 for _, _, sigmas in stages)
         done = 0
-        audio_start = self._audio_state(job, handoff)  # the same at every stage
+        with m.phase("encode"):
+            audio_start = self._audio_state(job, handoff)  # the same at every stage
+            encoded = self._encoded(job, handoff, stages)
         video = audio = None
         for k, (width, height, sigmas) in enumerate(stages):
             h, w = height // 32, width // 32
-            new_video, tail = self._video_state(job, handoff, generator, width, height)
+            new_video, tail = self._video_state(job, handoff, encoded, generator, width, height)
             new_audio = replace(audio_start, latent=audio_start.latent.clone())
             if video is not None:  # refine: start from the upsampled first stage, re-noised to the first sigma
-                up = upsample_latent(unpatchify_video(video.target().latent, c.latent_frames, h // 2, w // 2).to(m.dtype), m.upsampler, m.video_encoder.per_channel_statistics)
+                with m.phase("upsample"):
+                    up = upsample_latent(unpatchify_video(video.target().latent, c.latent_frames, h // 2, w // 2).to(m.dtype), m.upsampler, m.video_encoder.per_channel_statistics)
                 new_video.latent[:, : new_video.target_tokens] = patchify_video(up.float())
                 new_audio.latent.copy_(audio.latent)
             video = noised(new_video, torch.randn(new_video.latent.shape, generator=generator).to(m.device), sigmas[0])
@@ -201,7 +236,7 @@ class LTXChunkRenderer:
             guidance = (video_guidance, audio_guidance) if k == 0 else (NO_GUIDANCE, NO_GUIDANCE)
             model = DiTVelocity(m.transformer, *contexts, negative=negatives if k == 0 else None, guidance=guidance)
             offset = done
-            with torch.inference_mode():
+            with torch.inference_mode(), m.phase("denoise"):
                 video, audio = sample(model, video, audio, torch.tensor(sigmas, device=m.device), on_step=lambda i, n, o=offset: on_step(o + i, total))
             done += len(sigmas) - 1
         h, w = self.settings.height // 32, self.settings.width // 32
@@ -247,8 +282,9 @@ class LTXChunkRenderer:
 
     def _decode(self, latents: dict[str, torch.Tensor]) -> ChunkMedia:
         m = self.models
-        frames = torch.cat(list(decode_frames(m.video_decoder, latents["video"].to(m.device, m.dtype), self.settings.tile)))
-        waveform, rate = m.audio.decode_audio(latents["audio"].to(m.device, m.dtype)[0])
+        with m.phase("decode"):
+            frames = torch.cat(list(decode_frames(m.video_decoder, latents["video"].to(m.device, m.dtype), self.settings.tile)))
+            waveform, rate = m.audio.decode_audio(latents["audio"].to(m.device, m.dtype)[0])
         return ChunkMedia(frames.float().cpu(), waveform.float().cpu(), rate)
 
     def decode(self, job: ChunkJob, latents: dict[str, torch.Tensor]) -> ChunkMedia:
