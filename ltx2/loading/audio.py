@@ -13,14 +13,15 @@ from ..model.audio_vae import AudioDecoder, AudioEncoder, AudioVAEConfig
 from ..model.vocoder import build_vocoder
 from .build import build_on_meta, load_into
 from .checkpoint import CheckpointFile
+from .lazy import LazyTensor
 
 STATISTICS = "audio_vae.per_channel_statistics."
 
 
-def audio_vae_state(checkpoint: CheckpointFile, part: str, *, device="cpu", dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+def audio_vae_state(checkpoint: CheckpointFile, part: str) -> dict[str, LazyTensor]:
     """``part`` ("encoder" or "decoder") keys with the statistics under ``per_channel_statistics.``."""
-    state = checkpoint.tensors(f"audio_vae.{part}.", device=device, dtype=dtype)
-    stats = checkpoint.tensors(STATISTICS, device=device, dtype=dtype)
+    state = checkpoint.lazy(f"audio_vae.{part}.")
+    stats = checkpoint.lazy(STATISTICS)
     state.update({f"per_channel_statistics.{k}": v for k, v in stats.items()})
     return state
 
@@ -42,4 +43,4 @@ def load_vocoder(checkpoint: CheckpointFile, *, device="cpu", dtype: torch.dtype
 
     float32 by default: the reference runs the 2.3 vocoder in float32 whatever the weights' dtype."""
     module = build_on_meta(lambda: build_vocoder(checkpoint.config["vocoder"]))
-    return load_into(module, checkpoint.tensors("vocoder."), device=device, dtype=dtype, what="vocoder")
+    return load_into(module, checkpoint.lazy("vocoder."), device=device, dtype=dtype, what="vocoder")

@@ -187,6 +187,19 @@ def build_gemma_text_model(text_config: dict, state: dict[str, torch.Tensor | La
     return load_into(model, state, device=device, dtype=dtype, what=what, defer=defer)
 
 
+def text_config_and_files(source: str | os.PathLike, text_config: dict | None = None) -> tuple[dict, list[Path]]:
+    """(text config, weight files) of a Gemma model folder or single file; ``text_config`` overrides the folder's
+    ``config.json`` (or, for a single file, the bundled Gemma 3 12B config)."""
+    path = Path(source)
+    if path.is_dir():
+        return text_config or _text_config_from_folder(path), _weight_files(path)
+    if path.is_file() and path.suffix == ".safetensors":
+        return text_config or GEMMA3_12B_TEXT_CONFIG, [path]
+    if path.exists():
+        raise ValueError(f"{path} is not a Gemma 3 model folder or a .safetensors file")
+    raise FileNotFoundError(f"Gemma 3 text encoder not found: {path} (give a model folder or a .safetensors file from models/text_encoders)")
+
+
 def load_gemma_text_model(source: str | os.PathLike, *, text_config: dict | None = None, device="cpu", dtype: torch.dtype | None = torch.bfloat16, weights: str = "auto", defer: bool = False) -> nn.Module:
     """The Gemma 3 language model from a model folder or a single ``.safetensors`` file, streamed tensor by tensor.
 
@@ -197,16 +210,7 @@ def load_gemma_text_model(source: str | os.PathLike, *, text_config: dict | None
     ``text_config`` overrides the folder's ``config.json`` (or, for a single file, the bundled Gemma 3 12B config).
     """
     path = Path(source)
-    if path.is_dir():
-        config = text_config or _text_config_from_folder(path)
-        files = _weight_files(path)
-    elif path.is_file() and path.suffix == ".safetensors":
-        files = [path]
-        config = text_config or GEMMA3_12B_TEXT_CONFIG
-    elif path.exists():
-        raise ValueError(f"{path} is not a Gemma 3 model folder or a .safetensors file")
-    else:
-        raise FileNotFoundError(f"Gemma 3 text encoder not found: {path} (give a model folder or a .safetensors file from models/text_encoders)")
+    config, files = text_config_and_files(path, text_config)
     state = _text_model_state(files, weights)
     _check_geometry(state, config, path)
     return build_gemma_text_model(config, state, device=device, dtype=dtype, what=f"Gemma 3 text model ({path.name})", weights=weights, defer=defer)

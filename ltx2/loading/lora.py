@@ -148,7 +148,8 @@ class RuntimeLoras:
         for path, (linear, pair) in matched.items():
             if path not in self.layers:
                 self.layers[path] = _LayerLoras(self, linear)
-            self.layers[path].add(pair, slot, linear.weight.device, self.dtype)
+            device = torch.device("cpu") if linear.weight.is_meta else linear.weight.device  # weights not read yet
+            self.layers[path].add(pair, slot, device, self.dtype)
         return len(matched)
 
     def scales_for(self, x: torch.Tensor) -> torch.Tensor:

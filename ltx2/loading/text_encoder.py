@@ -26,7 +26,7 @@ def load_feature_extractor(
     """
     transformer = checkpoint.config.get("transformer", {})
     module = build_on_meta(lambda: feature_extractor_from_config(transformer, hidden_size, num_hidden_states))
-    state = checkpoint.tensors(PREFIX)
+    state = checkpoint.lazy(PREFIX)
     return load_into(module, state, device=device, dtype=dtype, what=f"text embedding projection ({checkpoint.path.name})")
 
 

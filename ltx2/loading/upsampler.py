@@ -12,4 +12,4 @@ from .checkpoint import CheckpointFile
 def load_latent_upsampler(ckpt: CheckpointFile, *, device="cpu", dtype: torch.dtype | None = None) -> LatentUpsampler:
     cfg = UpsamplerConfig.from_checkpoint_config(ckpt.config)
     module = build_on_meta(lambda: LatentUpsampler(cfg))
-    return load_into(module, ckpt.tensors(dtype=dtype), device=device, dtype=dtype, what=f"latent upsampler {ckpt.path.name}")
+    return load_into(module, ckpt.lazy(), device=device, dtype=dtype, what=f"latent upsampler {ckpt.path.name}")

@@ -12,6 +12,7 @@ import torch
 from ..model.video_vae import STATISTICS, VideoDecoder, VideoEncoder, VideoVAEConfig
 from .build import CheckpointMismatch, build_on_meta, load_into
 from .checkpoint import CheckpointFile
+from .lazy import LazyTensor
 
 PREFIX = "vae."
 STATISTICS_PREFIX = PREFIX + "per_channel_statistics."
@@ -27,23 +28,23 @@ def _check_vae_keys(ckpt: CheckpointFile) -> None:
         raise CheckpointMismatch(f"video VAE: unknown key(s) under {PREFIX!r}: {', '.join(sorted(stray)[:8])}")
 
 
-def _state(ckpt: CheckpointFile, half: str, dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+def _state(ckpt: CheckpointFile, half: str) -> dict[str, LazyTensor]:
     _check_vae_keys(ckpt)
-    state = ckpt.tensors(f"{PREFIX}{half}.", dtype=dtype)
+    state = ckpt.lazy(f"{PREFIX}{half}.")
     for name in STATISTICS:
         key = STATISTICS_PREFIX + name
         if key in ckpt.shapes:
-            state["per_channel_statistics." + name] = ckpt.tensors(key, strip=False, dtype=dtype)[key]
+            state["per_channel_statistics." + name] = ckpt.lazy(key, strip=False)[key]
     return state
 
 
 def load_video_encoder(ckpt: CheckpointFile, *, device="cpu", dtype: torch.dtype | None = None) -> VideoEncoder:
     cfg = VideoVAEConfig.from_checkpoint_config(ckpt.config)
     module = build_on_meta(lambda: VideoEncoder(cfg))
-    return load_into(module, _state(ckpt, "encoder", dtype), device=device, dtype=dtype, what="video VAE encoder")
+    return load_into(module, _state(ckpt, "encoder"), device=device, dtype=dtype, what="video VAE encoder")
 
 
 def load_video_decoder(ckpt: CheckpointFile, *, device="cpu", dtype: torch.dtype | None = None) -> VideoDecoder:
     cfg = VideoVAEConfig.from_checkpoint_config(ckpt.config)
     module = build_on_meta(lambda: VideoDecoder(cfg))
-    return load_into(module, _state(ckpt, "decoder", dtype), device=device, dtype=dtype, what="video VAE decoder")
+    return load_into(module, _state(ckpt, "decoder"), device=device, dtype=dtype, what="video VAE decoder")

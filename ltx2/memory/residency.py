@@ -74,7 +74,7 @@ def _get(owner: nn.Module, name: str) -> torch.Tensor:
 
 def _assign(owner: nn.Module, name: str, tensor: torch.Tensor) -> None:
     if name in owner._parameters:
-        owner._parameters[name].data = tensor
+        owner._parameters[name] = nn.Parameter(tensor, requires_grad=False)
     else:
         owner._buffers[name] = tensor
 
@@ -259,7 +259,8 @@ class Residency:
                 self.on_phase(record)
 
     def resident_bytes(self, name: str) -> int:
-        return sum(t.nbytes for *_, t in _tensors(self.modules[name]) if t.device == self.device)
+        """Bytes of the component's weights (its state: not derived tables such as RoPE frequencies) on the device."""
+        return sum(t.nbytes for t in self.modules[name].state_dict(keep_vars=True).values() if t.device == self.device)
 
     def close(self) -> None:
         """Remove the streaming hooks (before another mode takes over; each phase of the next one brings what

@@ -89,3 +89,24 @@ def set_fp8_matmul(model: nn.Module, enabled: bool) -> int:
     for layer in layers:
         layer.fp8_matmul = enabled
     return len(layers)
+
+
+@torch.no_grad()
+def quantize_linears(model: nn.Module, under: str = "") -> int:
+    """Replace every ``nn.Linear`` of ``model`` whose path starts with ``under`` by an :class:`Fp8Linear` holding
+    its weight quantised per tensor (a model already in memory; files are quantised as they load instead).
+    Returns how many were replaced."""
+    count = 0
+    for path, module in list(model.named_modules()):
+        if type(module) is not nn.Linear or not path.startswith(under):
+            continue
+        fp8 = Fp8Linear.like(module)
+        weight, scale = quantize(module.weight)
+        fp8.weight = nn.Parameter(weight.to(module.weight.device), requires_grad=False)
+        fp8.weight_scale = scale.to(module.weight.device)
+        if module.bias is not None:
+            fp8.bias = nn.Parameter(module.bias.detach(), requires_grad=False)
+        parent, _, name = path.rpartition(".")
+        setattr(model.get_submodule(parent) if parent else model, name, fp8)
+        count += 1
+    return count
