@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 from .chain.plan import DEFAULT_MAX_CHUNKS, ChainPlan, make_plan
 from .chain.report import plan_report
 from .chain.schedule import ChunkSchedule, ScheduleError
 from .errors import InputError
+from .loading.transformer import WEIGHT_MODES
+from .memory.residency import OFFLOAD_MODES
 from .pipeline.settings import HANDOFF_MODES
 
 
@@ -46,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--lora", action="append", default=[], metavar="NAME=FILE", help="attach a runtime LoRA that schedules ramp by NAME")
     source.add_argument("--upsampler", type=Path, help="spatial x2 latent upsampler file (for --two-stage)")
     source.add_argument("--device", help="cuda, cpu, ... (default: cuda when available)")
+    _memory_args(source)
+    source.add_argument("--offload", choices=("auto", *OFFLOAD_MODES), default="auto",
+                        help="what stays on the device: none (everything), model (only what each phase runs), blocks (model, and the DiT and "
+                        "Gemma blocks streamed); auto (default) picks the fastest that fits --vram")  # fmt: skip
+    source.add_argument("--blocks", type=int, help="with --offload blocks: blocks kept on the device (default: the most that fit)")
+    source.add_argument("--low-ram", action="store_true", help="free offloaded weights and re-read them from the files instead of keeping a CPU copy")
+    source.add_argument("--fp8-matmul", action="store_true", help="fp8 layers multiply in fp8 (GPUs with compute capability 8.9+): faster, not bit-exact")
+    source.add_argument("--verbose", action="store_true", help="print what is on the device in each phase (the residency ledger)")
     what = render.add_argument_group("video")
     what.add_argument("--prompt", help="the prompt (overrides the schedule's opening prompt)")
     what.add_argument("--negative-prompt", help="negative prompt (used with --guidance)")
@@ -76,9 +87,109 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--keep-run", action="store_true", help="keep the run directory after success (to re-render edited chunks only)")
     out.add_argument("--crf", type=int, default=18, help="H.264 quality (0 = lossless, 18 default)")
 
+    memory = commands.add_parser("memory", help="plan the memory of a render: per phase and offload mode, and which mode fits")
+    memory.add_argument("--checkpoint", type=Path, required=True, help="official LTX-2 / LTX-2.3 .safetensors")
+    memory.add_argument("--gemma", type=Path, help="Gemma 3 12B: a model folder, or ComfyUI's single .safetensors")
+    memory.add_argument("--upsampler", type=Path, help="spatial x2 latent upsampler file (two-stage renders)")
+    memory.add_argument("--width", type=int, default=768)
+    memory.add_argument("--height", type=int, default=512)
+    memory.add_argument("--frames", type=int, default=121, help="frames per chunk (default 121)")
+    memory.add_argument("--tail-frames", type=int, default=25)
+    memory.add_argument("--device", help="the device to plan for (default: cuda when available); --vram auto reads its free memory")
+    _memory_args(memory)
+    memory.add_argument("--load", action="store_true", help="also load the files as a render would and report the measured peak")
+    memory.add_argument("--json", action="store_true")
+
     schema = commands.add_parser("schema", help="print the JSON Schema of schedule files")
     schema.add_argument("--indent", type=int, default=2)
     return parser
+
+
+def _memory_args(group) -> None:
+    group.add_argument("--weights", choices=WEIGHT_MODES, default="auto",
+                       help="auto: as the file (fp8 stays fp8); fp8: quantise block Linears to fp8 at load (small cards); full: all in the compute dtype")  # fmt: skip
+    group.add_argument("--vram", default="auto", help="memory budget in GiB for the offload choice, or auto (the device's free memory)")
+
+
+def _budget(vram: str, device) -> int:
+    from .memory.planner import GiB, free_memory
+
+    if vram == "auto":
+        return free_memory(device)
+    try:
+        value = float(vram)
+    except ValueError:
+        raise InputError([("--vram", f"expected a number of GiB or auto, got {vram!r}")]) from None
+    if value <= 0:
+        raise InputError([("--vram", f"must be more than 0 GiB, got {vram}")])
+    return int(value * GiB)
+
+
+def _plans(args: argparse.Namespace, device, width: int, height: int, frames: int, tail_frames: int):
+    import torch
+
+    from .memory.planner import Geometry, plan_files
+
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    geometry = Geometry(width, height, frames, tail_frames, fps=float(Fraction(getattr(args, "fps", "24"))))
+    return plan_files(args.checkpoint, args.gemma, geometry, weights=args.weights, dtype=dtype, device_type=device.type, upsampler=args.upsampler)
+
+
+def _choose(plans, budget: int, mode: str = "auto", blocks: int | None = None):
+    """The plan for ``mode`` (``auto``: the fastest that fits); one error naming what would fit otherwise."""
+    from .memory.planner import GiB, choose
+
+    candidates = [p for p in plans if mode in ("auto", p.mode) and (blocks is None or p.mode != "blocks" or p.blocks == blocks)]
+    try:
+        return choose(candidates or plans, budget)
+    except ValueError as e:
+        fits = [p for p in plans if p.peak <= budget]
+        hint = f"; --offload {fits[0].mode}{f' --blocks {fits[0].blocks}' if fits[0].mode == 'blocks' else ''} fits ({fits[0].peak / GiB:.1f} GiB)" if fits else ""
+        raise InputError([("--vram" if mode == "auto" else "--offload", str(e) + hint)]) from None
+
+
+def _memory(args: argparse.Namespace) -> int:
+    import torch
+
+    from .host import default_device
+    from .memory.planner import table
+
+    device = torch.device(args.device) if args.device else default_device()
+    budget = _budget(args.vram, device)
+    plans = _plans(args, device, args.width, args.height, args.frames, args.tail_frames)
+    chosen = None
+    try:
+        chosen = _choose(plans, budget)
+    except InputError as e:
+        print(f"note: {e.problems[0][1]}", file=sys.stderr)
+    data = {"budget_bytes": budget, "device": str(device), "chosen": chosen.to_dict() if chosen else None, "modes": [p.to_dict() for p in plans]}
+    if args.load:
+        data["measured"] = _measure_load(args, device, chosen or plans[-1])
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(table(plans, chosen))
+        if args.load:
+            print(json.dumps(data["measured"], indent=2))
+    return 0
+
+
+def _measure_load(args: argparse.Namespace, device, plan) -> dict:
+    """Load the files as a render in ``plan``'s mode would, and report the measured peak next to the plan."""
+    import torch
+
+    from .pipeline.models import load_models
+
+    def peak() -> int:
+        if device.type == "cuda":
+            return torch.cuda.max_memory_allocated(device)
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
+
+    models = load_models(args.checkpoint, args.gemma, device=device, weights=args.weights, offload=plan.mode, blocks=plan.blocks or 8)
+    weights = sum(t.nbytes for m in models.modules().values() for t in [*m.parameters(), *m.buffers()] if not t.is_meta)
+    file_bytes = sum(p.stat().st_size for p in [args.checkpoint, *([args.gemma] if args.gemma and args.gemma.is_file() else [])])
+    return {"mode": plan.mode, "measured_peak_bytes": peak(), "loaded_weight_bytes": weights, "file_bytes": file_bytes, "planned_peak_bytes": plan.peak}
 
 
 def _load_schedule(path: Path) -> ChunkSchedule:
@@ -134,8 +245,11 @@ def _split(spec: str, sep: str, default: str, field: str) -> tuple[str, str]:
 def _render(args: argparse.Namespace) -> int:
     import shutil
 
+    import torch
+
     from .chain.progress import ProgressTracker
-    from .host import StandaloneHost
+    from .host import StandaloneHost, default_device
+    from .model.fp8_linear import set_fp8_matmul
     from .pipeline.models import demo_models, load_models
     from .pipeline.run import render_chain
     from .pipeline.settings import RenderSettings, full_schedule
@@ -158,9 +272,23 @@ def _render(args: argparse.Namespace) -> int:
     if args.demo:
         print("DEMO: a tiny built-in model with random weights; the picture and the sound are noise.", file=sys.stderr)
         models = demo_models(args.device or "cpu")
+        if args.offload not in ("auto", "none"):
+            models.offload(args.offload, blocks=args.blocks or 8, on_phase=(lambda record: print(f"  {record}", file=sys.stderr)) if args.verbose else None)
     else:
         fused = tuple((path, float(strength)) for path, strength in (_split(spec, ":", "1.0", "--fused-lora") for spec in args.fused_lora))
-        models = load_models(args.checkpoint, args.gemma, tokenizer=args.tokenizer, device=args.device, fused_loras=fused, spatial_upsampler=args.upsampler)
+        device = torch.device(args.device) if args.device else default_device()
+        budget = _budget(args.vram, device)
+        plans = _plans(args, device, settings.width, settings.height, args.clip_frames, args.tail_frames)
+        plan_memory = _choose(plans, budget, args.offload, args.blocks)
+        if args.offload == "auto" or args.verbose:
+            print(f"offload: {plan_memory.label}, planned peak {plan_memory.peak / 2**30:.1f} GiB", file=sys.stderr)
+        models = load_models(
+            args.checkpoint, args.gemma, tokenizer=args.tokenizer, device=device, fused_loras=fused, spatial_upsampler=args.upsampler,
+            weights=args.weights, offload=plan_memory.mode, blocks=args.blocks or plan_memory.blocks or 8, low_ram=args.low_ram,
+            on_phase=(lambda record: print(f"  {record}", file=sys.stderr)) if args.verbose else None,
+        )  # fmt: skip
+        if args.fp8_matmul:
+            set_fp8_matmul(models.transformer, True)
     for spec in args.lora:
         name, path = _split(spec, "=", "", "--lora")
         models.add_lora(name, path, 0.0)
@@ -198,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
             return _plan(args)
         if args.command == "render":
             return _render(args)
+        if args.command == "memory":
+            return _memory(args)
         print(json.dumps(ChunkSchedule.json_schema(), indent=args.indent))
         return 0
     except InputError as e:

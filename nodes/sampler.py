@@ -7,6 +7,9 @@ import logging
 
 from ..ltx2.chain.report import plan_report
 from ..ltx2.chain.schedule import ChunkSchedule
+from ..ltx2.errors import InputError
+from ..ltx2.memory.activations import standard_tiling
+from ..ltx2.model.vae_tiling import VideoTiling
 from ..ltx2.pipeline.images import load_image
 from ..ltx2.pipeline.run import render_chain
 from ..ltx2.pipeline.settings import HANDOFF_MODES, RenderSettings, full_schedule
@@ -42,6 +45,19 @@ def _anchor_images(source: ScheduleInput) -> dict:
     return images
 
 
+def _tiling(tile_size: int, temporal_tile: int) -> VideoTiling | str:
+    """The decode tiling of the tile inputs: ``auto`` when both are 0, else tiles of the given sizes with the
+    automatic choice's overlaps (an axis left at 0 takes the reference default's 768 px / 80 frames)."""
+    if not tile_size and not temporal_tile:
+        return "auto"
+    limits = (("tile_size", tile_size, 96), ("temporal_tile", temporal_tile, 24))
+    small = [(name, f"0 (automatic) or at least {least}, got {value}") for name, value, least in limits if 0 < value < least]
+    if small:
+        raise InputError(small)
+    default = VideoTiling.default()
+    return standard_tiling(temporal_tile or default.frames.size, tile_size or default.height.size)
+
+
 class ChainSampler(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -72,6 +88,8 @@ class ChainSampler(io.ComfyNode):
                 io.Boolean.Input("two_stage", default=False, optional=True, tooltip="Render each chunk at half size, upsample the latent x2 and refine at full size with the distilled stage-2 steps, as the reference pipelines do. Needs the spatial upsampler in the loader; width and height multiples of 64."),
                 io.Float.Input("anchor_continuations", default=0.0, min=0.0, max=1.0, step=0.05, optional=True, tooltip="Strength of a soft anchor on chunk 0's first-frame image repeated at every later chunk's first frame (0 = off). Can hold identity on LTX-2; pulls every chunk back toward the opening picture."),
                 io.Boolean.Input("crossfade", default=False, optional=True, tooltip="Each continuation delivers the overlap itself, its first frames blended from the previous chunk's tail into its own content (instead of keeping the previous chunk's frames there). Softens seams when handoff_strength is below 1."),
+                io.Int.Input("tile_size", default=0, min=0, max=4096, step=32, optional=True, tooltip="Spatial tile size in pixels for decoding (and re-encoding) the video, a multiple of 32, at least 96. 0: automatic, the largest tiles that fit the free device memory when temporal_tile is 0 too, else 768. Smaller tiles use less memory and take longer."),
+                io.Int.Input("temporal_tile", default=0, min=0, max=1024, step=8, optional=True, tooltip="Frames per temporal tile for decoding (and re-encoding) the video, a multiple of 8, at least 24. 0: automatic, chosen from the free device memory when tile_size is 0 too, else 80. Fewer frames use less memory."),
             ],
             outputs=[
                 io.Video.Output("video", tooltip="The finished MP4 (standard VIDEO: Save Video, Preview Video and the like take it)."),
@@ -88,7 +106,7 @@ class ChainSampler(io.ComfyNode):
         return check_schedule_json(schedule)
 
     @classmethod
-    def execute(cls, model, schedule, total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, width, height, handoff, drift, filename_prefix, keep_partial, return_frames, steps=0, guidance="auto", two_stage=False, anchor_continuations=0.0, crossfade=False, schedule_in=None):
+    def execute(cls, model, schedule, total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, width, height, handoff, drift, filename_prefix, keep_partial, return_frames, steps=0, guidance="auto", two_stage=False, anchor_continuations=0.0, crossfade=False, tile_size=0, temporal_tile=0, schedule_in=None):
         source = _schedule(schedule_in, schedule)
         plan = plan_from_inputs(total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, crossfade)
         settings = RenderSettings(
@@ -100,6 +118,7 @@ class ChainSampler(io.ComfyNode):
             guidance=guidance,
             two_stage=two_stage,
             anchor_continuations=anchor_continuations,
+            tile=_tiling(tile_size, temporal_tile),
         )
         target = video_target(filename_prefix)
         held = plan.total_frames * width * height * 12  # float32 RGB frames

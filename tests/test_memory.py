@@ -64,10 +64,10 @@ def resident(files):
 
 @pytest.mark.parametrize("mode", ["model", "blocks"])
 def test_offload_modes_compute_exactly_what_the_resident_render_computes(files, resident, mode):
-    models, media = render(files, mode, blocks=2)
+    models, media = render(files, mode, blocks=1)
     reference = resident[1]
     assert torch.equal(media.frames, reference.frames) and torch.equal(media.audio, reference.audio)
-    ledger = models.residency.ledger
+    ledger = list(models.residency.ledger)
     phases = [r.phase for r in ledger]
     assert phases.count("text") == 1 and phases.index("text") < phases.index("denoise"), "every prompt encoded up front, once"
     full = resident[0].residency.resident_bytes("transformer")
@@ -75,7 +75,7 @@ def test_offload_modes_compute_exactly_what_the_resident_render_computes(files, 
         if record.phase == "denoise":
             assert record.resident["text_encoder"] == 0 and record.resident["video_decoder"] == 0
             if mode == "blocks":
-                assert 0 < record.blocks_peak["transformer"] <= 3  # N + 1 of 6
+                assert 0 < record.blocks_peak["transformer"] <= 2  # N + 1 of 6
                 assert record.resident["transformer"] < full
             else:
                 assert record.resident["transformer"] == full
@@ -83,6 +83,8 @@ def test_offload_modes_compute_exactly_what_the_resident_render_computes(files, 
             assert record.resident["transformer"] == 0
         if record.phase == "text":
             assert record.resident["text_encoder"] > 0
+            if mode == "blocks":  # Gemma's layers stream too
+                assert 0 < record.blocks_peak["text_encoder"] <= 2  # of 3
 
 
 def test_the_resident_render_keeps_everything_on_the_device(resident):

@@ -186,3 +186,32 @@ def test_inside_comfyui(pack, tiny_models, inside_comfyui, comfy, tmp_path, monk
 
 def pack_message(pack):
     return sys.modules[pack.__name__ + ".nodes.sampler"].FRAMES_OFF
+
+
+def test_tile_inputs_reach_the_render_settings(pack, demo, tiny_models, monkeypatch):
+    inputs = node(pack, "ChainSampler").GET_SCHEMA().inputs
+    assert [(i.id, i.optional) for i in inputs[-2:]] == [("tile_size", True), ("temporal_tile", True)]  # old workflows still validate
+    tiling = importlib.import_module(pack.__name__ + ".ltx2.model.vae_tiling")
+    Axis, Tiling = tiling.AxisTiling, tiling.VideoTiling
+
+    class Stop(Exception):
+        pass
+
+    given = []
+
+    def render_chain(models, settings, *args, **kwargs):
+        given.append(settings.tile)
+        raise Stop
+
+    monkeypatch.setattr(sys.modules[pack.__name__ + ".nodes.sampler"], "render_chain", render_chain)
+    for tiles in ({}, {"tile_size": 512}, {"temporal_tile": 32}, {"tile_size": 1536, "temporal_tile": 96}):
+        with pytest.raises(Stop):
+            run_sampler(pack, demo, **tiles)
+    assert given == [
+        "auto",  # both 0: sized to the free memory when the chunk decodes
+        Tiling(Axis(80, 24), Axis(512, 64), Axis(512, 64)),  # the other axis: the reference default's size
+        Tiling(Axis(32, 16), Axis(768, 64), Axis(768, 64)),
+        Tiling(Axis(96, 32), Axis(1536, 128), Axis(1536, 128)),
+    ]
+    with pytest.raises(ValueError, match="tile_size: 0 .automatic. or at least 96, got 64"):
+        run_sampler(pack, demo, tile_size=64)

@@ -11,8 +11,9 @@ modules are built and run in seconds with no memory, which is how the full-size 
 (the DiT embeds each distinct timestep once) answers as if every value were equal, as in a chunk's forward
 at one sigma.
 
-Not seen: memory a kernel allocates inside itself (convolution and attention workspaces), the allocator's
-rounding and fragmentation, the CUDA context. The numbers are lower bounds of what a GPU allocator reports.
+Not seen: memory a kernel allocates inside itself (convolution and attention workspaces; under inference
+mode also the intermediates of composite ops, so :func:`peak_bytes` turns it off), the allocator's rounding and
+fragmentation, the CUDA context. The numbers are lower bounds of what a GPU allocator reports.
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-_UNIQUE = {torch.ops.aten._unique2.default, torch.ops.aten.unique_dim.default, torch.ops.aten.unique_consecutive.default}
+_UNIQUE = torch.ops.aten._unique2.default  # what torch.unique calls without ``dim``
 
 
-def _single_level_unique(func, args, kwargs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _single_level_unique(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``torch.unique`` of a fake tensor, answered as if all its values were equal: one level, every inverse
     index 0, one count."""
-    x = args[0]
     inverse = torch.zeros(x.shape, dtype=torch.long, device=x.device)
     return x.new_zeros(1), inverse, torch.full((1,), x.numel(), dtype=torch.long, device=x.device)
 
@@ -47,8 +47,8 @@ class LiveBytes(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func in _UNIQUE and isinstance(args[0], FakeTensor):
-            out = _single_level_unique(func, args, kwargs)
+        if func is _UNIQUE and isinstance(args[0], FakeTensor):
+            out = _single_level_unique(args[0])
         else:
             out = func(*args, **kwargs)
         inputs = {id(t.untyped_storage()) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
@@ -74,9 +74,13 @@ class LiveBytes(TorchDispatchMode):
 
 
 def peak_bytes(fn: Callable[[], Any]) -> int:
-    """Run ``fn()`` and return the peak of the bytes held by tensors it created (its result dropped at once)."""
+    """Run ``fn()`` and return the peak of the bytes held by tensors it created (its result dropped at once).
+
+    It runs under ``no_grad`` with inference mode off, whatever the caller's mode: inference mode hands composite
+    ops (``rms_norm``) to their kernel whole, which would hide the intermediates they allocate from the tracker.
+    """
     tracker = LiveBytes()
-    with tracker:
+    with torch.inference_mode(False), torch.no_grad(), tracker:
         fn()
     return tracker.peak
 

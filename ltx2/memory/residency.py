@@ -19,6 +19,8 @@ for each phase entered, the bytes of each component on the device and the most b
 from __future__ import annotations
 
 import contextlib
+import ctypes
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping
 
@@ -40,6 +42,7 @@ PHASES: dict[str, tuple[str, ...]] = {
 upsampler between two stages (with the encoder's latent statistics); ``decode``: latents to frames and sound."""
 STREAMED = {"transformer": "transformer_blocks", "text_encoder": "layers"}
 """Components whose block stack ``blocks`` mode streams: component -> attribute holding the ModuleList."""
+LEDGER_LENGTH = 4096  # the most recent phases kept (a long-lived host would otherwise grow it forever)
 
 
 @dataclass
@@ -66,6 +69,15 @@ def _tensors(module: nn.Module) -> Iterator[tuple[str, nn.Module, str, torch.Ten
                     continue
                 seen.add(id(tensor))
                 yield (f"{prefix}.{name}" if prefix else name), owner, name, tensor
+
+
+def _return_freed_memory() -> None:
+    """Hand freed CPU memory back to the OS. glibc keeps large freed blocks in its heap, so weights freed on a CPU
+    device would still count against the machine; ``malloc_trim`` releases them (no-op elsewhere)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _get(owner: nn.Module, name: str) -> torch.Tensor:
@@ -142,9 +154,9 @@ class _Part:
             if t.is_meta:
                 freed.add(key)
                 continue
-            if self.home == "cpu":
-                self.cpu.setdefault(key, t)
-            _assign(owner, name, t.to(self.device, non_blocking=True))
+            if self.home == "cpu" and key not in self.cpu:  # pinned: later copies can run on a side stream
+                self.cpu[key] = t.pin_memory() if self.device.type == "cuda" else t
+            _assign(owner, name, self.cpu.get(key, t).to(self.device, non_blocking=True))
         if freed:  # in the state's order: a weight quantised at load comes before its scale
             stream_into(self.module, self.source.state, device=self.device, dtype=self.source.dtype, keys=[k for k in self.source.state if k in freed])
 
@@ -171,7 +183,7 @@ class Residency:
         self.sources = {name: s for name, s in {**self.sources, **(sources or {})}.items() if s is not None}
         self._hooks: list = []
         self.on_phase = on_phase
-        self.ledger: list[PhaseRecord] = []
+        self.ledger: deque[PhaseRecord] = deque(maxlen=LEDGER_LENGTH)
         self._parts: dict[str, list[_Part]] = {}
         self._streams: dict[str, list[_Part]] = {}
         self._peak: dict[str, int] = {}
@@ -228,7 +240,10 @@ class Residency:
 
     def _after_block(self, name: str, i: int) -> None:
         if name in self._active:
-            self._block(name, i).evict()
+            part = self._block(name, i)
+            part.evict()
+            if part.home == "file":
+                _return_freed_memory()
 
     # --- phases ----------------------------------------------------------------------------------------
 
@@ -241,6 +256,7 @@ class Residency:
                 if name not in needed:
                     for part in self._parts[name] + self._streams.get(name, []):
                         part.evict()
+            _return_freed_memory()
         for name in needed:
             for part in self._parts[name]:
                 part.place()

@@ -34,6 +34,7 @@ from ..chain.plan import latent_frames, sample_at_frame
 from ..chain.runner import ChunkJob, ChunkMedia, StepCallback
 from ..chain.store import ChunkRecord
 from ..errors import InputError
+from ..memory.planner import free_memory
 from ..model.patchify import (
     patchify_audio,
     patchify_video,
@@ -87,7 +88,13 @@ class LTXChunkRenderer:
         [1, C, k+1, height/32, width/32] in float32."""
         if frames.dtype == torch.uint8:
             frames = frames.float() / 255
-        return encode_frames(self.models.video_encoder, fit_image(frames, width, height), self.settings.tile).float()
+        return encode_frames(self.models.video_encoder, fit_image(frames, width, height), self._tiling(frames.shape[0])).float()
+
+    def _tiling(self, frames: int):
+        """The VAE tiling for ``frames`` pixel frames: the settings', ``auto`` sized to the GPU memory free now."""
+        m = self.models
+        budget = free_memory(m.device) if m.device.type == "cuda" else None
+        return self.settings.tiling_for(m.config, frames, budget, torch.finfo(m.dtype).bits // 8)
 
     def _image(self, name: str) -> torch.Tensor:
         """A named anchor image as [1, H, W, 3]: a connected image, else a file."""
@@ -283,7 +290,8 @@ class LTXChunkRenderer:
     def _decode(self, latents: dict[str, torch.Tensor]) -> ChunkMedia:
         m = self.models
         with m.phase("decode"):
-            frames = torch.cat(list(decode_frames(m.video_decoder, latents["video"].to(m.device, m.dtype), self.settings.tile)))
+            tiling = self._tiling((latents["video"].shape[2] - 1) * 8 + 1)
+            frames = torch.cat(list(decode_frames(m.video_decoder, latents["video"].to(m.device, m.dtype), tiling)))
             waveform, rate = m.audio.decode_audio(latents["audio"].to(m.device, m.dtype)[0])
         return ChunkMedia(frames.float().cpu(), waveform.float().cpu(), rate)
 

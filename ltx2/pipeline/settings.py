@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from ..errors import InputError
+from ..memory.activations import tiling_for_budget
 from ..model.vae_tiling import VideoTiling
 from ..sampling.schedules import DISTILLED_STAGE1, shifted_sigmas
 
@@ -28,8 +29,9 @@ class RenderSettings:
     """Strength of a soft anchor on chunk 0's first-frame image, added to every continuation at its first frame
     (0 = off, the default). It can hold identity on LTX-2, but it also pulls every chunk back toward the opening
     picture, and LTX-2.3 treats a repeated anchor as a keyframe to reach; prefer the tail handoff alone."""
-    tile: VideoTiling | None = None
-    """VAE tiling for encode/decode (None: whole chunk at once)."""
+    tile: VideoTiling | Literal["auto"] | None = "auto"
+    """VAE tiling for encode/decode: ``auto`` (the default) sizes tiles to the memory the device has free when the
+    chunk is decoded (:meth:`tiling_for`), a :class:`VideoTiling` fixes them, None decodes whole chunks at once."""
     guidance: Literal["auto", "off", "reference"] = "auto"
     """Guidance for chunks whose schedule gives no scale: ``reference`` = the reference pipelines' CFG + STG +
     modality defaults for the model version, ``off`` = one conditional pass, ``auto`` = off on the distilled
@@ -55,11 +57,41 @@ class RenderSettings:
             problems.append(("anchor_continuations", f"must be in [0, 1], got {self.anchor_continuations}"))
         if not 0.0 <= self.drift <= 1.0:
             problems.append(("drift", f"must be in [0, 1], got {self.drift}"))
+        problems += _tile_problems(self.tile)
         if problems:
             raise InputError(problems)
 
     def fingerprint(self) -> str:
+        """Every field: an explicit tiling by its sizes, automatic tiling as ``"auto"``."""
         return json.dumps(asdict(self), sort_keys=True, default=str)
+
+    def tiling_for(self, config: dict, frames: int, budget_bytes: int | None, dtype_bytes: int) -> VideoTiling | None:
+        """The tiling to decode (and encode) a chunk of ``frames`` pixel frames at this size with.
+
+        An explicit ``tile`` (a tiling or None) as given. ``auto``: with a known ``budget_bytes`` (the device memory
+        the decode may use) the largest tiles whose decode fits it, or None when the whole chunk fits
+        (:func:`ltx2.memory.activations.tiling_for_budget`; ``config`` is the checkpoint's, ``dtype_bytes`` the
+        compute dtype's size); without one, the reference pipelines' default tiles.
+        """
+        if self.tile != "auto":
+            return self.tile
+        if budget_bytes is None:
+            return VideoTiling.default()
+        return tiling_for_budget(config, frames, self.height, self.width, budget_bytes, dtype_bytes)
+
+
+def _tile_problems(tile) -> list[tuple[str, str]]:
+    """Why ``tile`` is not ``auto``, None or a tiling the video VAE (8 frames, 32 x 32 px per latent) can use."""
+    if tile is None or tile == "auto":
+        return []
+    if not isinstance(tile, VideoTiling):
+        return [("tile", f"must be 'auto', None or a VideoTiling, got {tile!r}")]
+    try:
+        for axis, factor, name in ((tile.frames, 8, "frames"), (tile.height, 32, "height"), (tile.width, 32, "width")):
+            axis.latent(factor, name)
+    except ValueError as error:
+        return [("tile", str(error))]
+    return []
 
 
 def full_schedule(steps: int) -> tuple[float, ...]:

@@ -1,0 +1,255 @@
+"""The memory planner: per phase, how much a render needs on the compute device in each offload mode, and the
+cheapest mode that fits a budget.
+
+Weights come from the files' headers (nothing is read): each tensor's element count times the bytes it will
+have in memory (fp8 Linears 1 byte per parameter when kept as fp8, the vocoder in float32, everything else in
+the compute dtype), grouped by component as :func:`ltx2.pipeline.models.load_models` groups them. Working
+memory comes from :mod:`ltx2.memory.activations` at the render's geometry. A phase's peak is the weights on the
+device in that phase (:data:`ltx2.memory.residency.PHASES`) plus its working memory.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..loading.checkpoint import CheckpointFile
+from ..loading.gemma import GEMMA3_12B_TEXT_CONFIG, TEXT_MODEL_PREFIXES, text_config_and_files
+from ..loading.audio import STATISTICS as AUDIO_STATISTICS
+from ..loading.transformer import BLOCKS, DIT_PREFIX
+from ..loading.video_vae import LEGACY_STATISTICS, STATISTICS_PREFIX
+from ..model.transformer import CONNECTOR_PREFIXES
+from . import activations
+from .residency import PHASES
+
+GiB = 2**30
+TEXT_TOKENS = 1024  # the text encoder's padded prompt length
+DEVICE_OVERHEAD = {"cuda": int(0.75 * GiB), "cpu": 0}
+"""What a device costs before any tensor: the CUDA context and library workspaces (measured 0.5-1 GiB)."""
+BLOCK_CHOICES = (16, 8, 4, 2, 1)
+
+
+@dataclass
+class Component:
+    bytes: int = 0
+    block_bytes: list[int] = field(default_factory=list)
+    """For a streamed component: bytes of each block (the rest is ``bytes - sum(block_bytes)``)."""
+
+
+def _memory_bytes(ckpt: CheckpointFile, key: str, dtype_bytes: int, fp8: bool) -> int:
+    """Bytes of one tensor in memory; a weight held in fp8 is 1 byte per element (+ a float32 scale when it is
+    quantised at load: a file's own scales are counted as their own keys)."""
+    numel = math.prod(ckpt.shapes[key])
+    stored = ckpt.dtypes[key]
+    if fp8:
+        return numel + (0 if stored.startswith("F8") else 4)
+    if not stored.startswith(("F", "BF")):
+        return ckpt.nbytes(key)
+    return numel * dtype_bytes
+
+
+def _is_fp8_linear_weight(ckpt: CheckpointFile, key: str, weights: str, under: str) -> bool:
+    """Will this tensor be held in fp8? (files' fp8 weights unless ``full``; all block Linear weights in ``fp8``)."""
+    if weights == "full":
+        return False
+    if ckpt.dtypes[key] == "F8_E4M3":
+        return True
+    return weights == "fp8" and key.endswith(".weight") and under in key and len(ckpt.shapes[key]) == 2
+
+
+def _owners(key: str) -> tuple[str, ...]:
+    """The components a checkpoint key is loaded into (the VAEs' statistics go to both halves)."""
+    if key.startswith(DIT_PREFIX):
+        rest = key[len(DIT_PREFIX) :]
+        if rest.startswith(CONNECTOR_PREFIXES):
+            return ("video_connector",) if rest.startswith("video") else ("audio_connector",)
+        return ("transformer",)
+    if key.startswith(STATISTICS_PREFIX):
+        return () if key in LEGACY_STATISTICS else ("video_encoder", "video_decoder")
+    if key.startswith(AUDIO_STATISTICS):
+        return ("audio_encoder", "audio_decoder")
+    for prefix, name in (("vae.encoder.", "video_encoder"), ("vae.decoder.", "video_decoder"), ("audio_vae.encoder.", "audio_encoder"),
+                         ("audio_vae.decoder.", "audio_decoder"), ("vocoder.", "vocoder"), ("text_embedding_projection.", "text_features")):  # fmt: skip
+        if key.startswith(prefix):
+            return (name,)
+    return ()
+
+
+def checkpoint_components(ckpt: CheckpointFile, *, weights: str = "auto", dtype_bytes: int = 2) -> dict[str, Component]:
+    """Component -> bytes in memory, from an LTX checkpoint's header."""
+    out: dict[str, Component] = {}
+    blocks: dict[int, int] = {}
+    for key in ckpt.keys():
+        owners = _owners(key)
+        fp8 = _is_fp8_linear_weight(ckpt, key, weights, DIT_PREFIX + BLOCKS)
+        if key.endswith((".weight_scale", ".input_scale")):
+            nbytes = math.prod(ckpt.shapes[key]) * 4 if fp8_kept(ckpt, key, weights) else 0
+        elif owners == ("vocoder",):
+            nbytes = math.prod(ckpt.shapes[key]) * 4  # the engine runs the vocoder in float32
+        else:
+            nbytes = _memory_bytes(ckpt, key, dtype_bytes, fp8)
+        for name in owners:
+            out.setdefault(name, Component()).bytes += nbytes
+        if owners == ("transformer",) and key.startswith(DIT_PREFIX + BLOCKS):
+            index = int(key[len(DIT_PREFIX + BLOCKS) :].split(".", 1)[0])
+            blocks[index] = blocks.get(index, 0) + nbytes
+    out.setdefault("transformer", Component()).block_bytes = [blocks[i] for i in sorted(blocks)]
+    return out
+
+
+def fp8_kept(ckpt: CheckpointFile, scale_key: str, weights: str) -> bool:
+    """Is the Linear this scale belongs to held in fp8 (so its scales stay)?"""
+    weight = scale_key.rsplit(".", 1)[0] + ".weight"
+    return weight in ckpt.shapes and _is_fp8_linear_weight(ckpt, weight, weights, DIT_PREFIX + BLOCKS)
+
+
+def gemma_component(gemma: str | Path, *, weights: str = "auto", dtype_bytes: int = 2) -> tuple[dict, Component]:
+    """(Gemma text config, its weights in memory) from a model folder or a single file's header."""
+    config, files = text_config_and_files(gemma)
+    component, blocks = Component(), {}
+    for path in files:
+        ckpt = CheckpointFile(path)
+        prefix = next(p for p in TEXT_MODEL_PREFIXES if p + "embed_tokens.weight" in ckpt.shapes) if any(
+            p + "embed_tokens.weight" in ckpt.shapes for p in TEXT_MODEL_PREFIXES) else None  # fmt: skip
+        for key in ckpt.keys(prefix or ""):
+            rest = key[len(prefix or "") :]
+            if prefix is None or rest.startswith(("vision", "multi_modal", "lm_head")) or not ckpt.dtypes[key].startswith(("F", "BF")):
+                continue
+            scale = rest.endswith(("_scale", ".scale_weight", ".scale_input"))
+            fp8 = _is_fp8_linear_weight(ckpt, key, weights, "layers.")
+            nbytes = math.prod(ckpt.shapes[key]) * 4 if scale else _memory_bytes(ckpt, key, dtype_bytes, fp8)
+            component.bytes += nbytes
+            if rest.startswith("layers."):
+                index = int(rest.split(".", 2)[1])
+                blocks[index] = blocks.get(index, 0) + nbytes
+    component.block_bytes = [blocks[i] for i in sorted(blocks)]
+    return config or GEMMA3_12B_TEXT_CONFIG, component
+
+
+@dataclass
+class PhaseEstimate:
+    weights: int
+    activations: int
+
+    @property
+    def peak(self) -> int:
+        return self.weights + self.activations
+
+
+@dataclass
+class ModePlan:
+    mode: str
+    blocks: int
+    phases: dict[str, PhaseEstimate]
+    overhead: int
+
+    @property
+    def peak(self) -> int:
+        return self.overhead + max(p.peak for p in self.phases.values())
+
+    @property
+    def label(self) -> str:
+        return f"blocks ({self.blocks})" if self.mode == "blocks" else self.mode
+
+    def to_dict(self) -> dict:
+        return {
+            "mode": self.mode, "blocks": self.blocks if self.mode == "blocks" else None, "peak_bytes": self.peak, "overhead_bytes": self.overhead,
+            "phases": {n: {"weights_bytes": p.weights, "activation_bytes": p.activations, "peak_bytes": p.peak} for n, p in self.phases.items()},
+        }  # fmt: skip
+
+
+@dataclass
+class Geometry:
+    width: int
+    height: int
+    frames: int
+    tail_frames: int = 25
+    guidance_passes: int = 1
+    fps: float = 24.0
+
+
+def _activations(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: int) -> dict[str, int]:
+    latent_frames = (g.frames - 1) // 8 + 1
+    video_tokens = latent_frames * (g.height // 32) * (g.width // 32)
+    audio_tokens = math.ceil(g.frames / g.fps * 25) + 1
+    tiling = activations.tiling_for_budget(config, g.frames, g.height, g.width, 4 * GiB, dtype_bytes)
+    return {
+        "text": activations.text_encode_peak(gemma_config, TEXT_TOKENS, dtype_bytes),
+        "encode": activations.vae_encode_peak(config, g.tail_frames, g.height, g.width, tiling, dtype_bytes),
+        "denoise": activations.dit_forward_peak(config["transformer"], video_tokens, audio_tokens, TEXT_TOKENS, g.guidance_passes, dtype_bytes),
+        "upsample": 0,
+        "decode": activations.vae_decode_peak(config, g.frames, g.height, g.width, tiling, dtype_bytes),
+    }
+
+
+def plan_modes(components: dict[str, Component], work: dict[str, int], device_type: str = "cuda") -> list[ModePlan]:
+    """Every offload mode (``blocks`` with each of :data:`BLOCK_CHOICES`), cheapest to run first."""
+    overhead = DEVICE_OVERHEAD.get(device_type, 0)
+    plans = [ModePlan("none", 0, {}, overhead), ModePlan("model", 0, {}, overhead)]
+    plans += [ModePlan("blocks", n, {}, overhead) for n in BLOCK_CHOICES]
+    total = sum(c.bytes for c in components.values())
+    for plan in plans:
+        for phase, needed in PHASES.items():
+            if phase == "upsample" and "upsampler" not in components:
+                continue
+            if plan.mode == "none":
+                weights = total
+            else:
+                weights = 0
+                for name in needed:
+                    c = components.get(name, Component())
+                    if plan.mode == "blocks" and c.block_bytes and plan.blocks < len(c.block_bytes):
+                        weights += c.bytes - sum(c.block_bytes) + (plan.blocks + 1) * max(c.block_bytes)
+                    else:
+                        weights += c.bytes
+            plan.phases[phase] = PhaseEstimate(weights, work.get(phase, 0))
+    return plans
+
+
+def choose(plans: list[ModePlan], budget: int) -> ModePlan:
+    """The first (fastest) plan that fits ``budget``; an error naming the smallest peak when none does."""
+    for plan in plans:
+        if plan.peak <= budget:
+            return plan
+    best = min(plans, key=lambda p: p.peak)
+    raise ValueError(
+        f"no offload mode fits {budget / GiB:.1f} GiB: the smallest peak is {best.peak / GiB:.1f} GiB (--offload {best.mode}"
+        f"{f' --blocks {best.blocks}' if best.mode == 'blocks' else ''}); lower --width/--height/--clip-frames, use --weights fp8, "
+        "or give a larger --vram"
+    )
+
+
+def plan_files(checkpoint, gemma, geometry: Geometry, *, weights: str = "auto", dtype: torch.dtype = torch.bfloat16, device_type: str = "cuda", upsampler=None) -> list[ModePlan]:
+    """Every mode's plan for a render of ``geometry`` with these files."""
+    dtype_bytes = torch.finfo(dtype).bits // 8
+    ckpt = CheckpointFile(checkpoint)
+    components = checkpoint_components(ckpt, weights=weights, dtype_bytes=dtype_bytes)
+    gemma_config = GEMMA3_12B_TEXT_CONFIG
+    if gemma is not None:
+        gemma_config, components["text_encoder"] = gemma_component(gemma, weights=weights, dtype_bytes=dtype_bytes)
+    if upsampler is not None:
+        up = CheckpointFile(upsampler)
+        components["upsampler"] = Component(sum(math.prod(up.shapes[k]) * dtype_bytes for k in up.keys()))
+    return plan_modes(components, _activations(ckpt.config, gemma_config, geometry, dtype_bytes), device_type)
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes free for a render: the GPU's free memory, or the system's available memory for the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    with open("/proc/meminfo") as f:
+        info = dict(line.split(":", 1) for line in f)
+    return int(info["MemAvailable"].split()[0]) * 1024
+
+
+def table(plans: list[ModePlan], chosen: ModePlan | None = None) -> str:
+    phases = list(plans[0].phases)
+    unit, name = (GiB, "GiB") if max(p.peak for p in plans) >= GiB else (2**20, "MiB")
+    rows = [f"{'mode':<12}" + "".join(f"{p:>10}" for p in phases) + f"{'peak':>10}"]
+    for plan in plans:
+        mark = "  <- fits" if plan is chosen else ""
+        rows.append(f"{plan.label:<12}" + "".join(f"{plan.phases[p].peak / unit:>10.2f}" for p in phases) + f"{plan.peak / unit:>10.2f}{mark}")
+    return "\n".join(rows) + f"\n({name} on the device per phase: weights + working memory; the peak adds {plans[0].overhead / unit:.2f} {name} for the device itself)"
