@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--anchor-continuations", type=float, default=0.0, help="soft anchor of --image on every continuation, 0..1 (default 0: off)")
     how.add_argument("--two-stage", action="store_true", help="render at half size, upsample x2 in latent space, refine at full size")
     how.add_argument("--crossfade", action="store_true", help="each continuation delivers the overlap, its head crossfaded from the tail into its own frames")
+    how.add_argument("--tile", default="auto", metavar="auto|none|PIXELS[:FRAMES]",
+                     help="VAE tiling of decode and tail encode: auto (default: sized to the device's free memory), none (whole chunks), "
+                     "or a tile size in pixels with an optional temporal tile in frames, e.g. 512:48")  # fmt: skip
     how.add_argument("--drift", type=float, default=0.0, help="pull chunk latent statistics toward the first chunk's, 0..1 (0.1-0.3 for long runs)")
     out = render.add_argument_group("output")
     out.add_argument("--out", type=Path, required=True, help="the MP4 to write")
@@ -235,6 +238,19 @@ def _schedule_for_render(args: argparse.Namespace) -> ChunkSchedule:
     return ChunkSchedule.parse(data)
 
 
+def _tiling(spec: str):
+    """``--tile``: ``auto``, ``none`` or PIXELS[:FRAMES] (standard overlaps; FRAMES default 80)."""
+    from .memory.activations import standard_tiling
+
+    if spec in ("auto", "none"):
+        return None if spec == "none" else "auto"
+    pixels, _, frames = spec.partition(":")
+    try:
+        return standard_tiling(int(frames or 80), int(pixels))
+    except ValueError:
+        raise InputError([("--tile", f"expected auto, none or PIXELS[:FRAMES] (e.g. 512:48), got {spec!r}")]) from None
+
+
 def _split(spec: str, sep: str, default: str, field: str) -> tuple[str, str]:
     head, _, tail = spec.rpartition(sep) if sep in spec else (spec, "", default)
     if not head or not tail:
@@ -268,6 +284,7 @@ def _render(args: argparse.Namespace) -> int:
         drift=args.drift,
         two_stage=args.two_stage,
         anchor_continuations=args.anchor_continuations,
+        tile=_tiling(args.tile),
     )
     if args.demo:
         print("DEMO: a tiny built-in model with random weights; the picture and the sound are noise.", file=sys.stderr)

@@ -87,6 +87,13 @@ def test_offload_modes_compute_exactly_what_the_resident_render_computes(files, 
                 assert 0 < record.blocks_peak["text_encoder"] <= 2  # of 3
 
 
+def test_switching_back_to_none_reads_every_freed_weight_back(files):
+    models = load_models(*files, device="cpu", dtype=torch.float32, offload="model")
+    assert any(t.is_meta for t in models.transformer.state_dict().values()), "the DiT waits in its file until first used"
+    models.offload("none")
+    assert not any(t.is_meta for m in models.modules().values() for t in m.state_dict().values())
+
+
 def test_the_resident_render_keeps_everything_on_the_device(resident):
     models, _ = resident
     assert all(all(size > 0 for name, size in r.resident.items() if name != "upsampler") for r in models.residency.ledger)

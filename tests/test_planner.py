@@ -73,6 +73,8 @@ def test_memory_command_and_bad_flags(files, tmp_path):  # noqa: F811
     render = ["render", *common, "--frames", "25", "--clip-frames", "25", "--tail-frames", "9", "--width", "64", "--height", "64", "--out", str(tmp_path / "x.mp4")]
     r = cli(*render, "--offload", "sideways")
     assert r.returncode == 2 and "--offload: invalid choice: 'sideways'" in r.stderr
+    r = cli(*render, "--tile", "40")
+    assert r.returncode == 2 and "tile" in r.stderr and "multiple of 32" in r.stderr
     r = cli(*render, "--vram", "0")
     assert r.returncode == 2 and "error: --vram: must be more than 0 GiB" in r.stderr
     r = cli(*render, "--vram", "0.0001")

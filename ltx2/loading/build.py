@@ -8,6 +8,7 @@ holds a second copy of the component.
 
 from __future__ import annotations
 
+import ctypes
 from typing import Callable, Mapping
 
 import torch
@@ -30,6 +31,16 @@ def _describe(keys: list[str], limit: int = 8) -> str:
 def build_on_meta(builder: Callable[[], nn.Module]) -> nn.Module:
     with torch.device("meta"):
         return builder()
+
+
+def return_freed_memory() -> None:
+    """Hand freed CPU memory back to the OS. glibc keeps freed blocks below its mmap threshold (up to 32 MiB) in
+    its heap, so the read buffers of a converted load, or weights freed by the offload, would still count against
+    the machine; ``malloc_trim`` releases them (a no-op where there is no glibc)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def put_tensor(module: nn.Module, key: str, tensor: torch.Tensor) -> None:
@@ -88,6 +99,8 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor | LazyTensor],
     if defer and not lazy:
         raise ValueError(f"{what}: only a state read from a file can be deferred")
     stream_into(module, state, device=device, dtype=dtype, defer=defer)
+    if not defer and torch.device(device).type == "cpu":
+        return_freed_memory()
     if lazy:
         module.weights_source = Source(state, dtype)
     if defer:

@@ -27,8 +27,10 @@ from .residency import PHASES
 
 GiB = 2**30
 TEXT_TOKENS = 1024  # the text encoder's padded prompt length
-DEVICE_OVERHEAD = {"cuda": int(0.75 * GiB), "cpu": 0}
-"""What a device costs before any tensor: the CUDA context and library workspaces (measured 0.5-1 GiB)."""
+DEVICE_OVERHEAD = {"cuda": int(0.75 * GiB), "cpu": 112 * 2**20}
+"""What a device costs before any weight: on a GPU the CUDA context and library workspaces (0.5-1 GiB); on the
+CPU the render's own working set beyond the weights (op kernels, thread pools, the run's state: 112 MiB measured
+by ``bench/bench_memory.py`` once the libraries are imported)."""
 BLOCK_CHOICES = (16, 8, 4, 2, 1)
 
 
@@ -171,7 +173,7 @@ class Geometry:
     fps: float = 24.0
 
 
-def _activations(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: int) -> dict[str, int]:
+def _activations(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: int, fp8: bool) -> dict[str, int]:
     latent_frames = (g.frames - 1) // 8 + 1
     video_tokens = latent_frames * (g.height // 32) * (g.width // 32)
     audio_tokens = math.ceil(g.frames / g.fps * 25) + 1
@@ -179,7 +181,7 @@ def _activations(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: int
     return {
         "text": activations.text_encode_peak(gemma_config, TEXT_TOKENS, dtype_bytes),
         "encode": activations.vae_encode_peak(config, g.tail_frames, g.height, g.width, tiling, dtype_bytes),
-        "denoise": activations.dit_forward_peak(config["transformer"], video_tokens, audio_tokens, TEXT_TOKENS, g.guidance_passes, dtype_bytes),
+        "denoise": activations.dit_forward_peak(config["transformer"], video_tokens, audio_tokens, TEXT_TOKENS, g.guidance_passes, dtype_bytes, fp8_weights=fp8),
         "upsample": 0,
         "decode": activations.vae_decode_peak(config, g.frames, g.height, g.width, tiling, dtype_bytes),
     }
@@ -191,6 +193,7 @@ def plan_modes(components: dict[str, Component], work: dict[str, int], device_ty
     plans = [ModePlan("none", 0, {}, overhead), ModePlan("model", 0, {}, overhead)]
     plans += [ModePlan("blocks", n, {}, overhead) for n in BLOCK_CHOICES]
     total = sum(c.bytes for c in components.values())
+    in_flight = 1 if device_type == "cuda" else 0  # a GPU copies the next block in while one computes
     for plan in plans:
         for phase, needed in PHASES.items():
             if phase == "upsample" and "upsampler" not in components:
@@ -202,7 +205,7 @@ def plan_modes(components: dict[str, Component], work: dict[str, int], device_ty
                 for name in needed:
                     c = components.get(name, Component())
                     if plan.mode == "blocks" and c.block_bytes and plan.blocks < len(c.block_bytes):
-                        weights += c.bytes - sum(c.block_bytes) + (plan.blocks + 1) * max(c.block_bytes)
+                        weights += c.bytes - sum(c.block_bytes) + (plan.blocks + in_flight) * max(c.block_bytes)
                     else:
                         weights += c.bytes
             plan.phases[phase] = PhaseEstimate(weights, work.get(phase, 0))
@@ -233,7 +236,8 @@ def plan_files(checkpoint, gemma, geometry: Geometry, *, weights: str = "auto", 
     if upsampler is not None:
         up = CheckpointFile(upsampler)
         components["upsampler"] = Component(sum(math.prod(up.shapes[k]) * dtype_bytes for k in up.keys()))
-    return plan_modes(components, _activations(ckpt.config, gemma_config, geometry, dtype_bytes), device_type)
+    fp8 = weights != "full" and any(_is_fp8_linear_weight(ckpt, k, weights, DIT_PREFIX + BLOCKS) for k in ckpt.keys(DIT_PREFIX + BLOCKS))
+    return plan_modes(components, _activations(ckpt.config, gemma_config, geometry, dtype_bytes, fp8), device_type)
 
 
 def free_memory(device: torch.device) -> int:

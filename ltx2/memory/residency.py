@@ -19,7 +19,6 @@ for each phase entered, the bytes of each component on the device and the most b
 from __future__ import annotations
 
 import contextlib
-import ctypes
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping
@@ -27,7 +26,7 @@ from typing import Callable, Iterator, Mapping
 import torch
 from torch import nn
 
-from ..loading.build import stream_into
+from ..loading.build import return_freed_memory, stream_into
 from ..loading.lazy import Source
 
 OFFLOAD_MODES = ("none", "model", "blocks")
@@ -69,15 +68,6 @@ def _tensors(module: nn.Module) -> Iterator[tuple[str, nn.Module, str, torch.Ten
                     continue
                 seen.add(id(tensor))
                 yield (f"{prefix}.{name}" if prefix else name), owner, name, tensor
-
-
-def _return_freed_memory() -> None:
-    """Hand freed CPU memory back to the OS. glibc keeps large freed blocks in its heap, so weights freed on a CPU
-    device would still count against the machine; ``malloc_trim`` releases them (no-op elsewhere)."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _get(owner: nn.Module, name: str) -> torch.Tensor:
@@ -135,9 +125,10 @@ class _Part:
             self.event = torch.cuda.Event()
             self.event.record(stream)
 
-    def place(self) -> None:
+    def place(self, force: bool = False) -> None:
         """Bring every tensor of the part to the device: a finished prefetch, a copy of its CPU tensor, or a
-        re-read from the file for freed ones."""
+        re-read from the file for freed ones. A part that lives on the device (mode ``none``) is left where its
+        host put it (ComfyUI moves it itself) unless ``force``d; only freed tensors are read back."""
         if self.pending is not None:
             current = torch.cuda.current_stream(self.device)
             current.wait_event(self.event)
@@ -153,6 +144,8 @@ class _Part:
                 continue
             if t.is_meta:
                 freed.add(key)
+                continue
+            if self.home == "device" and not force:
                 continue
             if self.home == "cpu" and key not in self.cpu:  # pinned: later copies can run on a side stream
                 self.cpu[key] = t.pin_memory() if self.device.type == "cuda" else t
@@ -172,6 +165,7 @@ class Residency:
         low_ram: bool = False,
         sources: Mapping[str, Source] | None = None,
         on_phase: Callable[[PhaseRecord], None] | None = None,
+        on_enter: Callable[[str], None] | None = None,
     ):
         if mode not in OFFLOAD_MODES:
             raise ValueError(f"offload must be one of {', '.join(OFFLOAD_MODES)}, got {mode!r}")
@@ -183,6 +177,9 @@ class Residency:
         self.sources = {name: s for name, s in {**self.sources, **(sources or {})}.items() if s is not None}
         self._hooks: list = []
         self.on_phase = on_phase
+        self.on_enter = on_enter
+        """Called with the phase's name once the components it does not need are off the device, before its own
+        come in (a memory probe can start measuring the phase there)."""
         self.ledger: deque[PhaseRecord] = deque(maxlen=LEDGER_LENGTH)
         self._parts: dict[str, list[_Part]] = {}
         self._streams: dict[str, list[_Part]] = {}
@@ -243,7 +240,7 @@ class Residency:
             part = self._block(name, i)
             part.evict()
             if part.home == "file":
-                _return_freed_memory()
+                return_freed_memory()
 
     # --- phases ----------------------------------------------------------------------------------------
 
@@ -256,12 +253,16 @@ class Residency:
                 if name not in needed:
                     for part in self._parts[name] + self._streams.get(name, []):
                         part.evict()
-            _return_freed_memory()
+            return_freed_memory()
+        if self.on_enter is not None:
+            self.on_enter(phase)
         for name in needed:
             for part in self._parts[name]:
                 part.place()
             for part in self._streams.get(name, []):  # streamed blocks come in one at a time, as they run
                 part.evict()
+        if self.mode != "none" and self.device.type == "cpu":
+            return_freed_memory()  # the read buffers of what was just re-read
         record = PhaseRecord(phase, {name: self.resident_bytes(name) for name in self.modules})
         self._active.update(needed)
         self._peak = {}
@@ -277,6 +278,12 @@ class Residency:
     def resident_bytes(self, name: str) -> int:
         """Bytes of the component's weights (its state: not derived tables such as RoPE frequencies) on the device."""
         return sum(t.nbytes for t in self.modules[name].state_dict(keep_vars=True).values() if t.device == self.device)
+
+    def restore(self) -> None:
+        """Everything back on the device (switching to mode ``none`` after another)."""
+        for name in self.modules:
+            for part in self._parts[name] + self._streams.get(name, []):
+                part.place(force=True)
 
     def close(self) -> None:
         """Remove the streaming hooks (before another mode takes over; each phase of the next one brings what

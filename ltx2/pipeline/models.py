@@ -75,6 +75,8 @@ class LTXModels:
         """Switch the offload mode (``none`` / ``model`` / ``blocks``, see :mod:`ltx2.memory.residency`)."""
         self.residency.close()
         self.residency = Residency(self.modules(), self.device, mode, blocks=blocks, low_ram=low_ram, on_phase=on_phase)
+        if mode == "none":
+            self.residency.restore()
         return self.residency
 
     def phase(self, name: str):

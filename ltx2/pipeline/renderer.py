@@ -291,9 +291,10 @@ class LTXChunkRenderer:
         m = self.models
         with m.phase("decode"):
             tiling = self._tiling((latents["video"].shape[2] - 1) * 8 + 1)
-            frames = torch.cat(list(decode_frames(m.video_decoder, latents["video"].to(m.device, m.dtype), tiling)))
+            # each temporal tile's frames leave the device as they come: only one tile's worth is ever held there
+            frames = torch.cat([piece.float().cpu() for piece in decode_frames(m.video_decoder, latents["video"].to(m.device, m.dtype), tiling)])
             waveform, rate = m.audio.decode_audio(latents["audio"].to(m.device, m.dtype)[0])
-        return ChunkMedia(frames.float().cpu(), waveform.float().cpu(), rate)
+        return ChunkMedia(frames, waveform.float().cpu(), rate)
 
     def decode(self, job: ChunkJob, latents: dict[str, torch.Tensor]) -> ChunkMedia:
         if self._decoded is not None and self._decoded[0] == job.index:
