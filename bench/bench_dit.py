@@ -23,21 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ltx2.loading.checkpoint import CheckpointFile, detect_architecture  # noqa: E402
-from ltx2.model.positions import audio_positions, video_positions  # noqa: E402
-from ltx2.model.transformer import AudioVideoTransformer, ModalityInput  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_check import build  # noqa: E402  (the same random DiT and chunk inputs as the GPU check)
+from gpu_check import inputs as dit_inputs  # noqa: E402
 
 MANIFESTS = {"ltx2": "ltx-2-19b.json", "ltx23": "ltx-2.3-22b.json"}
-
-
-def build(config: dict, device: torch.device) -> AudioVideoTransformer:
-    with torch.device("meta"):
-        model = AudioVideoTransformer.from_config(config)
-    model = model.to_empty(device=device).to(torch.bfloat16)
-    generator = torch.Generator(device=device).manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0.0, 0.02, generator=generator)
-    return model.eval()
 
 
 def main() -> None:
@@ -58,24 +49,9 @@ def main() -> None:
         config = CheckpointFile(args.checkpoint).config
     else:
         config = json.loads((ROOT / "tests/fixtures/reference/manifests" / MANIFESTS[args.arch]).read_text())["config"]
-    model = build(config, device)
+    model = build(config, device, "bf16")
     build_s = time.perf_counter() - t0
-    cfg = model.cfg
-    f, h, w = (args.frames - 1) // 8 + 1, args.height // 32, args.width // 32
-    audio_steps = round(args.frames / args.fps * 25)
-    text_width = cfg.caption_channels if cfg.caption_projection else None
-
-    def stream(tokens, channels, positions, context_width):
-        return ModalityInput(
-            torch.randn(1, tokens, channels, device=device, dtype=torch.bfloat16),
-            torch.full((1, tokens), 0.5, device=device),
-            torch.full((1,), 0.5, device=device),
-            positions.to(device),
-            torch.randn(1, 1024, context_width, device=device, dtype=torch.bfloat16),
-        )
-
-    video = stream(f * h * w, cfg.in_channels, video_positions(f, h, w, args.fps), text_width or cfg.dim)
-    audio = stream(audio_steps, cfg.audio_in_channels, audio_positions(audio_steps), text_width or cfg.audio_dim)
+    video, audio, video_tokens, audio_steps = dit_inputs(model, args.frames, args.width, args.height, args.fps, device)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     times = []
@@ -98,11 +74,11 @@ def main() -> None:
                 "params_billion": round(sum(p.numel() for p in model.parameters()) / 1e9, 2),
                 "frames": args.frames,
                 "size": f"{args.width}x{args.height}",
-                "video_tokens": f * h * w,
+                "video_tokens": video_tokens,
                 "audio_tokens": audio_steps,
                 "forward_s": round(mean, 4),
                 "forward_s_min": round(min(times), 4),
-                "video_tokens_per_s": round(f * h * w / mean),
+                "video_tokens_per_s": round(video_tokens / mean),
                 "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
                 "build_s": round(build_s, 1),
             }

@@ -28,6 +28,17 @@ def test_pack_exports(pack):
     assert pack.__name__ + ".nodes" in sys.modules
 
 
+def test_the_pack_file_imports_alone_as_pytest_imports_it_from_a_hyphenated_checkout(tmp_path):
+    """A checkout named ``ltx2-chain`` is no valid package name: pytest then imports the pack's ``__init__.py`` as a
+    lone module (no parent package), which must not fail (every test errored in such a checkout)."""
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("__init__", Path(__file__).parents[1] / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.WEB_DIRECTORY == "./web" and not hasattr(module, "comfy_entrypoint")
+
+
 def test_every_node_schema_is_valid_prefixed_and_documented(pack):
     classes = node_classes(pack)
     assert classes, "the pack registers no nodes"
