@@ -134,3 +134,16 @@ def test_fp8_matmul_is_close_to_the_weight_only_path():
     fast = layer(x)
     assert fast.shape == weight_only.shape and not torch.equal(fast, weight_only)
     assert float((fast - weight_only).norm() / weight_only.norm()) < 0.1
+
+
+def test_the_resume_key_changes_with_what_changes_the_numbers():
+    from ltx2.model.fp8_linear import quantize_linears
+    from ltx2.pipeline.models import demo_models
+    from ltx2.pipeline.renderer import LTXChunkRenderer
+
+    models = demo_models()
+    settings = RenderSettings(width=64, height=64)
+    before = json.loads(LTXChunkRenderer(models, settings).fingerprint())
+    assert before["numerics"] == {"device": "cpu", "dtype": "torch.float32", "torch": torch.__version__, "fp8_matmul": False}
+    assert quantize_linears(models.transformer, "transformer_blocks.") and set_fp8_matmul(models.transformer, True)
+    assert json.loads(LTXChunkRenderer(models, settings).fingerprint())["numerics"]["fp8_matmul"] is True

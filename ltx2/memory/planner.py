@@ -22,6 +22,7 @@ from ..loading.audio import STATISTICS as AUDIO_STATISTICS
 from ..loading.transformer import BLOCKS, DIT_PREFIX
 from ..loading.video_vae import LEGACY_STATISTICS, STATISTICS_PREFIX
 from ..model.transformer import CONNECTOR_PREFIXES
+from ..text.features import feature_extractor_version
 from . import activations
 from .residency import PHASES
 
@@ -178,8 +179,12 @@ def _activations(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: int
     video_tokens = latent_frames * (g.height // 32) * (g.width // 32)
     audio_tokens = math.ceil(g.frames / g.fps * 25) + 1
     tiling = activations.tiling_for_budget(config, g.frames, g.height, g.width, 4 * GiB, dtype_bytes)
+    # after Gemma, the feature extractor normalises the stack of all its hidden states: at its peak it holds 3 such
+    # stacks (LTX-2's V1) or 4 (LTX-2.3's V2), as measured on the module (0.36 GiB each at 1024 tokens in bf16)
+    stack = TEXT_TOKENS * gemma_config["hidden_size"] * (gemma_config["num_hidden_layers"] + 1) * dtype_bytes
+    features = stack * (3 if feature_extractor_version(config["transformer"]) == 1 else 4)
     return {
-        "text": activations.text_encode_peak(gemma_config, TEXT_TOKENS, dtype_bytes),
+        "text": max(activations.text_encode_peak(gemma_config, TEXT_TOKENS, dtype_bytes), features),
         "encode": activations.vae_encode_peak(config, g.tail_frames, g.height, g.width, tiling, dtype_bytes),
         "denoise": activations.dit_forward_peak(config["transformer"], video_tokens, audio_tokens, TEXT_TOKENS, g.guidance_passes, dtype_bytes, fp8_weights=fp8),
         "upsample": 0,

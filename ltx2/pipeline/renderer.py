@@ -79,7 +79,12 @@ class LTXChunkRenderer:
         self._decoded: tuple[int, ChunkMedia] | None = None  # a chunk decoded inside render() for its tail
 
     def fingerprint(self) -> str:
-        return json.dumps({"renderer": "ltx/1", "models": self.models.name, "loras": self.models.lora_files, "settings": self.settings.fingerprint()}, sort_keys=True)
+        m = self.models
+        # what changes the numbers besides the files and settings: a resumed run never mixes chunks computed on
+        # another kind of device, in another dtype, by another torch, or with fp8 matmuls switched
+        numerics = {"device": m.device.type, "dtype": str(m.dtype), "torch": torch.__version__,
+                    "fp8_matmul": any(getattr(layer, "fp8_matmul", False) for layer in m.transformer.modules())}  # fmt: skip
+        return json.dumps({"renderer": "ltx/1", "models": m.name, "loras": m.lora_files, "settings": self.settings.fingerprint(), "numerics": numerics}, sort_keys=True)
 
     # --- pieces ----------------------------------------------------------------------------------------
 
