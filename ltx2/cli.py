@@ -135,7 +135,10 @@ def _plans(args: argparse.Namespace, device, width: int, height: int, frames: in
 
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     geometry = Geometry(width, height, frames, tail_frames, fps=float(Fraction(getattr(args, "fps", "24"))))
-    return plan_files(args.checkpoint, args.gemma, geometry, weights=args.weights, dtype=dtype, device_type=device.type, upsampler=args.upsampler)
+    blocks = getattr(args, "blocks", None)
+    if blocks is not None and blocks < 1:
+        raise InputError([("--blocks", f"must be at least 1, got {blocks}")])
+    return plan_files(args.checkpoint, args.gemma, geometry, weights=args.weights, dtype=dtype, device_type=device.type, upsampler=args.upsampler, blocks=blocks)
 
 
 def _choose(plans, budget: int, mode: str = "auto", blocks: int | None = None):
@@ -144,11 +147,12 @@ def _choose(plans, budget: int, mode: str = "auto", blocks: int | None = None):
 
     candidates = [p for p in plans if mode in ("auto", p.mode) and (blocks is None or p.mode != "blocks" or p.blocks == blocks)]
     try:
-        return choose(candidates or plans, budget)
+        return choose(candidates, budget)
     except ValueError as e:
         fits = [p for p in plans if p.peak <= budget]
         hint = f"; --offload {fits[0].mode}{f' --blocks {fits[0].blocks}' if fits[0].mode == 'blocks' else ''} fits ({fits[0].peak / GiB:.1f} GiB)" if fits else ""
-        raise InputError([("--vram" if mode == "auto" else "--offload", str(e) + hint)]) from None
+        force = "" if mode == "auto" else " (a larger --vram overrides the estimate)"
+        raise InputError([("--vram" if mode == "auto" else "--offload", str(e) + hint + force)]) from None
 
 
 def _memory(args: argparse.Namespace) -> int:

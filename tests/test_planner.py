@@ -75,6 +75,8 @@ def test_memory_command_and_bad_flags(files, tmp_path):  # noqa: F811
     assert r.returncode == 2 and "--offload: invalid choice: 'sideways'" in r.stderr
     r = cli(*render, "--tile", "40")
     assert r.returncode == 2 and "tile" in r.stderr and "multiple of 32" in r.stderr
+    r = cli(*render, "--offload", "blocks", "--blocks", "0")
+    assert r.returncode == 2 and "error: --blocks: must be at least 1, got 0" in r.stderr
     r = cli(*render, "--vram", "0")
     assert r.returncode == 2 and "error: --vram: must be more than 0 GiB" in r.stderr
     r = cli(*render, "--vram", "0.0001")
@@ -103,3 +105,7 @@ def test_memory_load_measures_and_render_verbose_prints_the_ledger(files, tmp_pa
     assert "transformer" in denoise and "text_encoder" not in denoise
     assert next(line for line in lines if line.startswith("text:")).count("text_encoder") == 1
     assert out.is_file()
+
+    r = cli("render", *common, "--frames", "25", "--clip-frames", "25", "--tail-frames", "9", "--offload", "blocks", "--blocks", "3", "--verbose", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "offload: blocks (3)" in r.stderr and "transformer: at most 3 blocks" in r.stderr  # N: no block in flight on a CPU

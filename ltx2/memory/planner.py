@@ -192,11 +192,12 @@ def _activations(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: int
     }
 
 
-def plan_modes(components: dict[str, Component], work: dict[str, int], device_type: str = "cuda") -> list[ModePlan]:
-    """Every offload mode (``blocks`` with each of :data:`BLOCK_CHOICES`), cheapest to run first."""
+def plan_modes(components: dict[str, Component], work: dict[str, int], device_type: str = "cuda", blocks: int | None = None) -> list[ModePlan]:
+    """Every offload mode (``blocks`` with each of :data:`BLOCK_CHOICES`, and ``blocks`` if given), cheapest to run
+    first."""
     overhead = DEVICE_OVERHEAD.get(device_type, 0)
     plans = [ModePlan("none", 0, {}, overhead), ModePlan("model", 0, {}, overhead)]
-    plans += [ModePlan("blocks", n, {}, overhead) for n in BLOCK_CHOICES]
+    plans += [ModePlan("blocks", n, {}, overhead) for n in sorted({*BLOCK_CHOICES, *([blocks] if blocks else [])}, reverse=True)]
     total = sum(c.bytes for c in components.values())
     in_flight = 1 if device_type == "cuda" else 0  # a GPU copies the next block in while one computes
     for plan in plans:
@@ -230,7 +231,7 @@ def choose(plans: list[ModePlan], budget: int) -> ModePlan:
     )
 
 
-def plan_files(checkpoint, gemma, geometry: Geometry, *, weights: str = "auto", dtype: torch.dtype = torch.bfloat16, device_type: str = "cuda", upsampler=None) -> list[ModePlan]:
+def plan_files(checkpoint, gemma, geometry: Geometry, *, weights: str = "auto", dtype: torch.dtype = torch.bfloat16, device_type: str = "cuda", upsampler=None, blocks: int | None = None) -> list[ModePlan]:
     """Every mode's plan for a render of ``geometry`` with these files."""
     dtype_bytes = torch.finfo(dtype).bits // 8
     ckpt = CheckpointFile(checkpoint)
@@ -242,7 +243,7 @@ def plan_files(checkpoint, gemma, geometry: Geometry, *, weights: str = "auto", 
         up = CheckpointFile(upsampler)
         components["upsampler"] = Component(sum(math.prod(up.shapes[k]) * dtype_bytes for k in up.keys()))
     fp8 = weights != "full" and any(_is_fp8_linear_weight(ckpt, k, weights, DIT_PREFIX + BLOCKS) for k in ckpt.keys(DIT_PREFIX + BLOCKS))
-    return plan_modes(components, _activations(ckpt.config, gemma_config, geometry, dtype_bytes, fp8), device_type)
+    return plan_modes(components, _activations(ckpt.config, gemma_config, geometry, dtype_bytes, fp8), device_type, blocks)
 
 
 def free_memory(device: torch.device) -> int:

@@ -55,7 +55,9 @@ class PhaseRecord:
     def __str__(self) -> str:
         parts = ", ".join(f"{name} {size / 2**20:.1f} MiB" for name, size in self.resident.items() if size)
         streamed = "".join(f"; {name}: at most {n} blocks" for name, n in self.blocks_peak.items())
-        return f"{self.phase}: {sum(self.resident.values()) / 2**30:.2f} GiB on the device ({parts or 'nothing'}){streamed}"
+        total = sum(self.resident.values())
+        size = f"{total / 2**30:.2f} GiB" if total >= 2**30 else f"{total / 2**20:.1f} MiB"
+        return f"{self.phase}: {size} on the device ({parts or 'nothing'}){streamed}"
 
 
 def _tensors(module: nn.Module) -> Iterator[tuple[str, nn.Module, str, torch.Tensor]]:
@@ -163,7 +165,6 @@ class Residency:
         *,
         blocks: int = 8,
         low_ram: bool = False,
-        sources: Mapping[str, Source] | None = None,
         on_phase: Callable[[PhaseRecord], None] | None = None,
         on_enter: Callable[[str], None] | None = None,
     ):
@@ -173,8 +174,8 @@ class Residency:
             raise ValueError(f"blocks must be at least 1, got {blocks}")
         self.device, self.mode, self.blocks, self.low_ram = torch.device(device), mode, blocks, low_ram
         self.modules = dict(modules)
-        self.sources = {name: getattr(m, "weights_source", None) for name, m in self.modules.items()}
-        self.sources = {name: s for name, s in {**self.sources, **(sources or {})}.items() if s is not None}
+        # what the loaders read from a file can be freed and read again (``Source``, left on the module)
+        self.sources: dict[str, Source] = {name: m.weights_source for name, m in self.modules.items() if getattr(m, "weights_source", None)}
         self._hooks: list = []
         self.on_phase = on_phase
         self.on_enter = on_enter
