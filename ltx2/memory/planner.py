@@ -132,6 +132,25 @@ def gemma_component(gemma: str | Path, *, weights: str = "auto", dtype_bytes: in
     return config or GEMMA3_12B_TEXT_CONFIG, component
 
 
+def gemma3_12b_component(weights: str, dtype_bytes: int) -> Component:
+    """Gemma 3 12B's text model in memory, from its config (built on meta): decoder Linears 1 byte per parameter
+    with ``weights="fp8"``, everything else in the compute dtype."""
+    from transformers import Gemma3TextConfig, Gemma3TextModel
+
+    with torch.device("meta"):
+        model = Gemma3TextModel(Gemma3TextConfig(**GEMMA3_12B_TEXT_CONFIG))
+    component, blocks = Component(), {}
+    for key, t in model.state_dict().items():
+        fp8 = weights == "fp8" and key.startswith("layers.") and key.endswith(".weight") and t.dim() == 2
+        nbytes = t.numel() + 4 if fp8 else t.numel() * dtype_bytes
+        component.bytes += nbytes
+        if key.startswith("layers."):
+            index = int(key.split(".", 2)[1])
+            blocks[index] = blocks.get(index, 0) + nbytes
+    component.block_bytes = [blocks[i] for i in sorted(blocks)]
+    return component
+
+
 @dataclass
 class PhaseEstimate:
     weights: int
@@ -236,9 +255,10 @@ def plan_files(checkpoint, gemma, geometry: Geometry, *, weights: str = "auto", 
     dtype_bytes = torch.finfo(dtype).bits // 8
     ckpt = CheckpointFile(checkpoint)
     components = checkpoint_components(ckpt, weights=weights, dtype_bytes=dtype_bytes)
-    gemma_config = GEMMA3_12B_TEXT_CONFIG
     if gemma is not None:
         gemma_config, components["text_encoder"] = gemma_component(gemma, weights=weights, dtype_bytes=dtype_bytes)
+    else:  # no file given: Gemma 3 12B as the official file holds it
+        gemma_config, components["text_encoder"] = GEMMA3_12B_TEXT_CONFIG, gemma3_12b_component(weights, dtype_bytes)
     if upsampler is not None:
         up = CheckpointFile(upsampler)
         components["upsampler"] = Component(sum(math.prod(up.shapes[k]) * dtype_bytes for k in up.keys()))
