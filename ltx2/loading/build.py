@@ -55,11 +55,11 @@ def put_tensor(module: nn.Module, key: str, tensor: torch.Tensor) -> None:
         raise KeyError(key)
 
 
-def convert(tensor: torch.Tensor, like: torch.Tensor, device, dtype: torch.dtype | None) -> torch.Tensor:
+def convert(tensor: torch.Tensor, like: torch.Tensor, device, dtype: torch.dtype | None, key: str = "") -> torch.Tensor:
     """``tensor`` on ``device``; floating tensors in ``dtype`` unless the module keeps this one in fp8."""
     if like.dtype in FP8_DTYPES:
         if tensor.dtype != like.dtype:
-            raise CheckpointMismatch(f"an fp8 layer was given a {tensor.dtype} tensor")
+            raise CheckpointMismatch(f"{key}: the fp8 layer was given a {tensor.dtype} tensor")
         return tensor.to(device)
     if dtype is not None and tensor.is_floating_point():
         return tensor.to(device=device, dtype=dtype)
@@ -74,9 +74,7 @@ def stream_into(module: nn.Module, state: Mapping[str, torch.Tensor | LazyTensor
     for key in state if keys is None else keys:
         lazy = as_lazy(state[key])
         source = torch.empty(lazy.shape, dtype=lazy.dtype, device="meta") if defer else lazy.load()
-        tensor = convert(source, current[key], "meta" if defer else device, dtype)
-        put_tensor(module, key, tensor)
-        del tensor
+        put_tensor(module, key, convert(source, current[key], "meta" if defer else device, dtype, key))
 
 
 def load_into(module: nn.Module, state: Mapping[str, torch.Tensor | LazyTensor], *, device="cpu", dtype: torch.dtype | None = None, what: str = "component", defer: bool = False) -> nn.Module:
