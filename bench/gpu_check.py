@@ -81,7 +81,7 @@ def component(model: AudioVideoTransformer) -> Component:
     def nbytes(module) -> int:
         return sum(t.nbytes for t in [*module.parameters(), *module.buffers()])
 
-    return Component(nbytes(model), [nbytes(block) for block in model.transformer_blocks])
+    return Component(nbytes(model), dict(enumerate(nbytes(block) for block in model.transformer_blocks)))
 
 
 def inputs(model: AudioVideoTransformer, frames: int, width: int, height: int, fps: float, device: torch.device):

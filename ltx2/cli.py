@@ -137,7 +137,7 @@ def _plans(args: argparse.Namespace, device, width: int, height: int, frames: in
     # the DiT runs the passes guidance needs as one batch: CFG 2; the full models' reference guidance up to 4
     guidance, steps = getattr(args, "guidance", None), getattr(args, "steps", None)
     passes = 2 if guidance not in (None, 1.0) else (4 if steps and guidance is None else 1)
-    geometry = Geometry(width, height, frames, tail_frames, passes, fps=float(Fraction(getattr(args, "fps", "24"))))
+    geometry = Geometry(width, height, frames, tail_frames, passes, fps=Fraction(getattr(args, "fps", "24")))
     blocks = getattr(args, "blocks", None)
     if blocks is not None and blocks < 1:
         raise InputError([("--blocks", f"must be at least 1, got {blocks}")])
@@ -247,15 +247,18 @@ def _schedule_for_render(args: argparse.Namespace) -> ChunkSchedule:
 
 def _tiling(spec: str):
     """``--tile``: ``auto``, ``none`` or PIXELS[:FRAMES] (standard overlaps; FRAMES default 80)."""
-    from .memory.activations import standard_tiling
+    from .memory.activations import MIN_TILE_FRAMES, MIN_TILE_PIXELS, fixed_tiling
 
     if spec in ("auto", "none"):
         return None if spec == "none" else "auto"
     pixels, _, frames = spec.partition(":")
     try:
-        return standard_tiling(int(frames or 80), int(pixels))
+        pixels, frames = int(pixels), int(frames or 0)
     except ValueError:
         raise InputError([("--tile", f"expected auto, none or PIXELS[:FRAMES] (e.g. 512:48), got {spec!r}")]) from None
+    if pixels < MIN_TILE_PIXELS or 0 < frames < MIN_TILE_FRAMES:
+        raise InputError([("--tile", f"PIXELS a multiple of 32 of at least {MIN_TILE_PIXELS}, FRAMES a multiple of 8 of at least {MIN_TILE_FRAMES}; got {spec!r}")])
+    return fixed_tiling(pixels, frames)
 
 
 def _split(spec: str, sep: str, default: str, field: str) -> tuple[str, str]:

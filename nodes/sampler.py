@@ -8,7 +8,7 @@ import logging
 from ..ltx2.chain.report import plan_report
 from ..ltx2.chain.schedule import ChunkSchedule
 from ..ltx2.errors import InputError
-from ..ltx2.memory.activations import standard_tiling
+from ..ltx2.memory.activations import MIN_TILE_FRAMES, MIN_TILE_PIXELS, fixed_tiling
 from ..ltx2.model.vae_tiling import VideoTiling
 from ..ltx2.pipeline.images import load_image
 from ..ltx2.pipeline.run import render_chain
@@ -50,12 +50,11 @@ def _tiling(tile_size: int, temporal_tile: int) -> VideoTiling | str:
     automatic choice's overlaps (an axis left at 0 takes the reference default's 768 px / 80 frames)."""
     if not tile_size and not temporal_tile:
         return "auto"
-    limits = (("tile_size", tile_size, 96), ("temporal_tile", temporal_tile, 24))
+    limits = (("tile_size", tile_size, MIN_TILE_PIXELS), ("temporal_tile", temporal_tile, MIN_TILE_FRAMES))
     small = [(name, f"0 (automatic) or at least {least}, got {value}") for name, value, least in limits if 0 < value < least]
     if small:
         raise InputError(small)
-    default = VideoTiling.default()
-    return standard_tiling(temporal_tile or default.frames.size, tile_size or default.height.size)
+    return fixed_tiling(tile_size, temporal_tile)
 
 
 class ChainSampler(io.ComfyNode):

@@ -42,3 +42,9 @@ def latent_frames_for_video(frames: int, fps: float | Fraction) -> int:
 def latent_start_seconds(index: int) -> float:
     """Wall-clock time where audio latent ``index`` begins (the first mel frame it fully covers)."""
     return max(0, LATENT_DOWNSAMPLE * index - (LATENT_DOWNSAMPLE - 1)) * MEL_HOP / SAMPLE_RATE
+
+
+def audio_latents_for(frames: int, fps: Fraction) -> int:
+    """Audio latent steps for a chunk of ``frames`` video frames: enough that the decoded sound ((4T - 3) mel
+    frames) covers every frame."""
+    return math.ceil(Fraction(LATENTS_PER_SECOND * frames) / Fraction(fps) + Fraction(3, 4))

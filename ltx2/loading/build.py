@@ -43,16 +43,25 @@ def return_freed_memory() -> None:
         pass
 
 
-def put_tensor(module: nn.Module, key: str, tensor: torch.Tensor) -> None:
-    """Replace the parameter or buffer ``key`` of ``module`` by ``tensor`` (any device, including meta)."""
+def _owner(module: nn.Module, key: str) -> tuple[nn.Module, str]:
+    """(the submodule holding ``key``, the tensor's name there)."""
     path, _, name = key.rpartition(".")
-    owner = module.get_submodule(path) if path else module
+    return (module.get_submodule(path) if path else module), name
+
+
+def get_local(owner: nn.Module, name: str) -> torch.Tensor:
+    """``owner``'s own parameter or buffer ``name``."""
+    return owner._parameters[name] if name in owner._parameters else owner._buffers[name]
+
+
+def set_local(owner: nn.Module, name: str, tensor: torch.Tensor) -> None:
+    """Replace ``owner``'s own parameter or buffer ``name`` by ``tensor`` (any device, including meta)."""
     if name in owner._parameters:
         owner._parameters[name] = nn.Parameter(tensor, requires_grad=False)
     elif name in owner._buffers:
         owner._buffers[name] = tensor
     else:
-        raise KeyError(key)
+        raise KeyError(name)
 
 
 def convert(tensor: torch.Tensor, like: torch.Tensor, device, dtype: torch.dtype | None, key: str = "") -> torch.Tensor:
@@ -70,11 +79,11 @@ def stream_into(module: nn.Module, state: Mapping[str, torch.Tensor | LazyTensor
     """Read, convert and place the tensors of ``state`` one at a time (``keys``: only these, e.g. to reload one
     block). The module's current tensors (often on meta) give each one's target dtype. ``defer``: read nothing,
     only give the meta tensors their final dtypes (the weights come in when the module is first used)."""
-    current = module.state_dict(keep_vars=True)
     for key in state if keys is None else keys:
         lazy = as_lazy(state[key])
         source = torch.empty(lazy.shape, dtype=lazy.dtype, device="meta") if defer else lazy.load()
-        put_tensor(module, key, convert(source, current[key], "meta" if defer else device, dtype, key))
+        owner, name = _owner(module, key)  # one lookup per key, not a walk of the whole module
+        set_local(owner, name, convert(source, get_local(owner, name), "meta" if defer else device, dtype, key))
 
 
 def load_into(module: nn.Module, state: Mapping[str, torch.Tensor | LazyTensor], *, device="cpu", dtype: torch.dtype | None = None, what: str = "component", defer: bool = False) -> nn.Module:

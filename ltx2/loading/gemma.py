@@ -28,10 +28,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..model.fp8_linear import FP8, Fp8Linear, dequantize, quantize
+from ..model.fp8_linear import FP8, Fp8Linear, dequantize
 from .build import CheckpointMismatch, build_on_meta, load_into
 from .checkpoint import CheckpointFile
-from .lazy import LazyTensor
+from .lazy import LazyTensor, quantized_at_load
 
 GEMMA3_12B_TEXT_CONFIG: dict = {
     "model_type": "gemma3_text",
@@ -91,7 +91,7 @@ def _text_config_from_folder(folder: Path) -> dict:
     return config.get("text_config", config)
 
 
-def _text_model_prefix(keys: set[str], where: Path) -> str:
+def text_model_prefix(keys: set[str], where: Path) -> str:
     for prefix in TEXT_MODEL_PREFIXES:
         if prefix + "embed_tokens.weight" in keys:
             return prefix
@@ -107,7 +107,7 @@ def _text_model_state(files: list[Path], weights: str) -> dict[str, LazyTensor]:
     ``<layer>.weight_scale`` (``weights`` ``auto`` / ``fp8``) or are dequantised as they stream in (``full``)."""
     checkpoints = [CheckpointFile(f) for f in files]
     where = files[0] if len(files) == 1 else files[0].parent
-    prefix = _text_model_prefix({k for c in checkpoints for k in c.keys()}, where)
+    prefix = text_model_prefix({k for c in checkpoints for k in c.keys()}, where)
     raw: dict[str, LazyTensor] = {}
     for c in checkpoints:
         raw.update(c.lazy(prefix))
@@ -148,14 +148,7 @@ def _keep_fp8(model: nn.Module, state: dict[str, LazyTensor], weights: str) -> N
         if not stored and not (weights == "fp8" and path.startswith("layers.") and weight is not None):
             continue
         if not stored:
-            quantised = {}
-
-            def load(weight=weight, quantised=quantised):
-                w, quantised["scale"] = quantize(weight.load())
-                return w
-
-            state[path + ".weight"] = LazyTensor(weight.shape, FP8, load)
-            state[path + ".weight_scale"] = LazyTensor((1,), torch.float32, lambda quantised=quantised: quantised.pop("scale"))
+            state[path + ".weight"], state[path + ".weight_scale"] = quantized_at_load(weight)
         parent, _, name = path.rpartition(".")
         setattr(model.get_submodule(parent), name, Fp8Linear.like(module, scale_shape=state[path + ".weight_scale"].shape))
 

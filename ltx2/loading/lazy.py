@@ -25,6 +25,21 @@ class LazyTensor:
         return LazyTensor(self.shape, dtype or self.dtype, lambda: convert(source()))
 
 
+def quantized_at_load(weight: LazyTensor, scale_shape=(1,)) -> tuple[LazyTensor, LazyTensor]:
+    """(fp8 weight, its scale) as two lazy reads of ONE quantisation of ``weight``: loading the weight computes
+    both and keeps the scale until its own read (the weight must load first, as state order has it)."""
+    from ..model.fp8_linear import FP8, quantize
+
+    scale: list[torch.Tensor] = []
+
+    def load_weight() -> torch.Tensor:
+        w, s = quantize(weight.load())
+        scale.append(s.reshape(scale_shape))
+        return w
+
+    return LazyTensor(weight.shape, FP8, load_weight), LazyTensor(tuple(scale_shape), torch.float32, lambda: scale.pop())
+
+
 def as_lazy(value: torch.Tensor | LazyTensor) -> LazyTensor:
     """Wrap an in-memory tensor so eager and streamed states load through one path."""
     if isinstance(value, LazyTensor):

@@ -25,11 +25,11 @@ import torch
 from torch import nn
 
 from ..model.connector import ConnectorConfig, EmbeddingsConnector
-from ..model.fp8_linear import FP8, Fp8Linear, dequantize, quantize
+from ..model.fp8_linear import Fp8Linear, dequantize
 from ..model.transformer import CONNECTOR_PREFIXES, AudioVideoTransformer
 from .build import build_on_meta, load_into
 from .checkpoint import CheckpointFile
-from .lazy import LazyTensor
+from .lazy import LazyTensor, quantized_at_load
 from .lora import read_lora, targets
 
 DIT_PREFIX = "model.diffusion_model."
@@ -52,21 +52,20 @@ class DitWeights:
             raise ValueError(f"weights must be one of {', '.join(WEIGHT_MODES)}, got {weights!r}")
         self.ckpt, self.prefix, self.weights = ckpt, prefix, weights
         self.deltas = deltas or {}
-        self._scales: dict[str, torch.Tensor] = {}  # scale of a weight quantised at load, until its key is read
         self.kept_fp8 = self._fp8_layers(model)
         for path in self.kept_fp8:
             parent, _, name = path.rpartition(".")
             owner = model.get_submodule(parent) if parent else model
             input_scale = self.ckpt.shapes.get(f"{prefix}{path}.input_scale")
-            scale_shape = self._stored_scale_shape(path)
-            scale_shape = (1,) if scale_shape is None else scale_shape
-            setattr(owner, name, Fp8Linear.like(getattr(owner, name), scale_shape=tuple(scale_shape), input_scale_shape=None if input_scale is None else tuple(input_scale)))
+            setattr(owner, name, Fp8Linear.like(getattr(owner, name), scale_shape=self._scale_shape(path), input_scale_shape=None if input_scale is None else tuple(input_scale)))
 
     def _stored_fp8(self, path: str) -> bool:
         return self.ckpt.dtypes.get(f"{self.prefix}{path}.weight") in FP8_STORED
 
-    def _stored_scale_shape(self, path: str):
-        return self.ckpt.shapes.get(f"{self.prefix}{path}.weight_scale") if self._stored_fp8(path) else None
+    def _scale_shape(self, path: str) -> tuple[int, ...]:
+        """The file's own scale shape for a stored fp8 layer, else (1,) for a scale made at load."""
+        stored = self.ckpt.shapes.get(f"{self.prefix}{path}.weight_scale") if self._stored_fp8(path) else None
+        return (1,) if stored is None else tuple(stored)
 
     def _fp8_layers(self, model: nn.Module) -> set[str]:
         if self.weights == "full":
@@ -86,48 +85,36 @@ class DitWeights:
         for file_key in keys:
             key = file_key[len(self.prefix) :]
             path, _, leaf = key.rpartition(".")
-            if key.endswith(SCALE_SUFFIXES) and not (path in self.kept_fp8 and self._stored_fp8(path)):
-                continue  # folded into the weight, or not used
+            if key.endswith(SCALE_SUFFIXES):
+                kept_as_stored = path in self.kept_fp8 and self._stored_fp8(path)
+                if kept_as_stored and (leaf == "input_scale" or not self.deltas.get(path)):
+                    state[key] = self.ckpt.lazy(file_key, strip=False)[file_key]
+                continue  # otherwise folded into the weight, replaced by a re-quantisation's, or unused
             raw = self.ckpt.lazy(file_key, strip=False)[file_key]
-            if leaf == "weight":
-                raw = self._weight(path, raw)
-            elif key.endswith(".weight_scale") and path in self.kept_fp8:
-                raw = self._scale(path, raw)
-            state[key] = raw
-            if leaf == "weight" and path in self.kept_fp8 and not self._stored_fp8(path):
-                state[f"{path}.weight_scale"] = LazyTensor((1,), torch.float32, lambda path=path: self._scales.pop(path))
+            state.update(self._weight(path, key, raw) if leaf == "weight" else {key: raw})
         return state
 
-    def _weight(self, path: str, raw: LazyTensor) -> LazyTensor:
+    def _weight(self, path: str, key: str, raw: LazyTensor) -> dict[str, LazyTensor]:
+        """The weight's lazy read, and its new scale when it is (re-)quantised at load."""
         stored_fp8, keep = self._stored_fp8(path), path in self.kept_fp8
         deltas = self.deltas.get(path, [])
-        if stored_fp8 and keep and not deltas:
-            return raw
+        if (stored_fp8 and keep and not deltas) or not (stored_fp8 or keep or deltas):
+            return {key: raw}
         if stored_fp8 and f"{self.prefix}{path}.weight_scale" not in self.ckpt.shapes:
             raise ValueError(f"{self.ckpt.path.name}: fp8 tensor {self.prefix}{path}.weight has no {self.prefix}{path}.weight_scale sibling")
-        if not (stored_fp8 or keep or deltas):
-            return raw
 
-        def load() -> torch.Tensor:
+        def full() -> torch.Tensor:  # float32, dequantised and with the fused LoRAs
             w = raw.load()
-            if stored_fp8:
-                w = dequantize(w, self.ckpt.read(f"{self.prefix}{path}.weight_scale"), torch.float32)
-            elif deltas:
-                w = w.to(torch.float32)
+            w = dequantize(w, self.ckpt.read(f"{self.prefix}{path}.weight_scale"), torch.float32) if stored_fp8 else w.to(torch.float32)
             for strength, pair in deltas:
                 w = w + strength * (pair.up.to(torch.float32) @ pair.down.to(torch.float32))
-            if not keep:
-                return w
-            w, self._scales[path] = quantize(w)
             return w
 
-        return LazyTensor(raw.shape, FP8 if keep else torch.float32, load)
-
-    def _scale(self, path: str, raw: LazyTensor) -> LazyTensor:
-        """A stored scale, unless the weight was re-quantised (a fused LoRA): then the new one."""
-        if not self.deltas.get(path):
-            return raw
-        return LazyTensor(raw.shape, torch.float32, lambda: self._scales.pop(path).reshape(raw.shape))
+        weight = LazyTensor(raw.shape, torch.float32, full)
+        if not keep:
+            return {key: weight}
+        fp8, scale = quantized_at_load(weight, self._scale_shape(path))
+        return {key: fp8, f"{path}.weight_scale": scale}
 
 
 def _fused_deltas(model: nn.Module, loras: Sequence[tuple[str | os.PathLike, float]]) -> dict[str, list]:

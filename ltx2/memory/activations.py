@@ -415,6 +415,17 @@ def standard_tiling(frames: int, pixels: int) -> VideoTiling:
     return VideoTiling(AxisTiling(frames, _temporal_overlap(frames) if frames else 0), space, space)
 
 
+MIN_TILE_PIXELS, MIN_TILE_FRAMES = 96, 24
+"""The smallest tiles :func:`standard_tiling` can make (larger than their 64 px / 16-frame overlaps)."""
+
+
+def fixed_tiling(pixels: int, frames: int) -> VideoTiling:
+    """A user's tile sizes with the standard overlaps; an axis given as 0 takes the reference default's size
+    (768 px, 80 frames)."""
+    default = VideoTiling.default()
+    return standard_tiling(frames or default.frames.size, pixels or default.height.size)
+
+
 def tiling_candidates(frames: int, height: int, width: int) -> list[VideoTiling]:
     """Tilings from largest to smallest tiles: the spatial size kept as large as possible, shrinking the temporal
     tile first (each list starts with the axis untiled)."""

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import torch
 
 from ..loading.checkpoint import CheckpointFile
-from ..loading.gemma import GEMMA3_12B_TEXT_CONFIG, TEXT_MODEL_PREFIXES, text_config_and_files
+from ..loading.gemma import GEMMA3_12B_TEXT_CONFIG, text_config_and_files, text_model_prefix
+from ..audio.rates import audio_latents_for
+from ..chain.plan import latent_frames
 from ..loading.audio import STATISTICS as AUDIO_STATISTICS
 from ..loading.transformer import BLOCKS, DIT_PREFIX
 from ..loading.video_vae import LEGACY_STATISTICS, STATISTICS_PREFIX
@@ -38,8 +41,22 @@ BLOCK_CHOICES = (16, 8, 4, 2, 1)
 @dataclass
 class Component:
     bytes: int = 0
-    block_bytes: list[int] = field(default_factory=list)
-    """For a streamed component: bytes of each block (the rest is ``bytes - sum(block_bytes)``)."""
+    blocks: dict[int, int] = field(default_factory=dict)
+    """For a streamed component: block index -> its bytes (the rest is ``bytes`` minus their sum)."""
+
+    def add(self, nbytes: int, block: int | None = None) -> None:
+        self.bytes += nbytes
+        if block is not None:
+            self.blocks[block] = self.blocks.get(block, 0) + nbytes
+
+    @property
+    def block_bytes(self) -> list[int]:
+        return [self.blocks[i] for i in sorted(self.blocks)]
+
+
+def _block(rest: str, stack: str) -> int | None:
+    """The block index of a key (relative to its component) under the block stack ``stack``, if it is under it."""
+    return int(rest[len(stack) :].split(".", 1)[0]) if rest.startswith(stack) else None
 
 
 def _memory_bytes(ckpt: CheckpointFile, key: str, dtype_bytes: int, fp8: bool) -> int:
@@ -84,7 +101,6 @@ def _owners(key: str) -> tuple[str, ...]:
 def checkpoint_components(ckpt: CheckpointFile, *, weights: str = "auto", dtype_bytes: int = 2) -> dict[str, Component]:
     """Component -> bytes in memory, from an LTX checkpoint's header."""
     out: dict[str, Component] = {}
-    blocks: dict[int, int] = {}
     for key in ckpt.keys():
         owners = _owners(key)
         fp8 = _is_fp8_linear_weight(ckpt, key, weights, DIT_PREFIX + BLOCKS)
@@ -94,12 +110,9 @@ def checkpoint_components(ckpt: CheckpointFile, *, weights: str = "auto", dtype_
             nbytes = math.prod(ckpt.shapes[key]) * 4  # the engine runs the vocoder in float32
         else:
             nbytes = _memory_bytes(ckpt, key, dtype_bytes, fp8)
+        block = _block(key[len(DIT_PREFIX) :], BLOCKS) if owners == ("transformer",) else None
         for name in owners:
-            out.setdefault(name, Component()).bytes += nbytes
-        if owners == ("transformer",) and key.startswith(DIT_PREFIX + BLOCKS):
-            index = int(key[len(DIT_PREFIX + BLOCKS) :].split(".", 1)[0])
-            blocks[index] = blocks.get(index, 0) + nbytes
-    out.setdefault("transformer", Component()).block_bytes = [blocks[i] for i in sorted(blocks)]
+            out.setdefault(name, Component()).add(nbytes, block)
     return out
 
 
@@ -112,24 +125,18 @@ def fp8_kept(ckpt: CheckpointFile, scale_key: str, weights: str) -> bool:
 def gemma_component(gemma: str | Path, *, weights: str = "auto", dtype_bytes: int = 2) -> tuple[dict, Component]:
     """(Gemma text config, its weights in memory) from a model folder or a single file's header."""
     config, files = text_config_and_files(gemma)
-    component, blocks = Component(), {}
-    for path in files:
-        ckpt = CheckpointFile(path)
-        prefix = next(p for p in TEXT_MODEL_PREFIXES if p + "embed_tokens.weight" in ckpt.shapes) if any(
-            p + "embed_tokens.weight" in ckpt.shapes for p in TEXT_MODEL_PREFIXES) else None  # fmt: skip
-        for key in ckpt.keys(prefix or ""):
-            rest = key[len(prefix or "") :]
-            if prefix is None or rest.startswith(("vision", "multi_modal", "lm_head")) or not ckpt.dtypes[key].startswith(("F", "BF")):
+    checkpoints = [CheckpointFile(path) for path in files]
+    prefix = text_model_prefix({k for c in checkpoints for k in c.keys()}, Path(gemma))  # across all shards
+    component = Component()
+    for ckpt in checkpoints:
+        for key in ckpt.keys(prefix):
+            rest = key[len(prefix) :]
+            if rest.startswith(("vision", "multi_modal", "lm_head")) or not ckpt.dtypes[key].startswith(("F", "BF")):
                 continue
             scale = rest.endswith(("_scale", ".scale_weight", ".scale_input"))
             fp8 = _is_fp8_linear_weight(ckpt, key, weights, "layers.")
-            nbytes = math.prod(ckpt.shapes[key]) * 4 if scale else _memory_bytes(ckpt, key, dtype_bytes, fp8)
-            component.bytes += nbytes
-            if rest.startswith("layers."):
-                index = int(rest.split(".", 2)[1])
-                blocks[index] = blocks.get(index, 0) + nbytes
-    component.block_bytes = [blocks[i] for i in sorted(blocks)]
-    return config or GEMMA3_12B_TEXT_CONFIG, component
+            component.add(math.prod(ckpt.shapes[key]) * 4 if scale else _memory_bytes(ckpt, key, dtype_bytes, fp8), _block(rest, "layers."))
+    return config, component
 
 
 def gemma3_12b_component(weights: str, dtype_bytes: int) -> Component:
@@ -139,15 +146,10 @@ def gemma3_12b_component(weights: str, dtype_bytes: int) -> Component:
 
     with torch.device("meta"):
         model = Gemma3TextModel(Gemma3TextConfig(**GEMMA3_12B_TEXT_CONFIG))
-    component, blocks = Component(), {}
+    component = Component()
     for key, t in model.state_dict().items():
         fp8 = weights == "fp8" and key.startswith("layers.") and key.endswith(".weight") and t.dim() == 2
-        nbytes = t.numel() + 4 if fp8 else t.numel() * dtype_bytes
-        component.bytes += nbytes
-        if key.startswith("layers."):
-            index = int(key.split(".", 2)[1])
-            blocks[index] = blocks.get(index, 0) + nbytes
-    component.block_bytes = [blocks[i] for i in sorted(blocks)]
+        component.add(t.numel() + 4 if fp8 else t.numel() * dtype_bytes, _block(key, "layers."))
     return component
 
 
@@ -190,13 +192,12 @@ class Geometry:
     frames: int
     tail_frames: int = 25
     guidance_passes: int = 1
-    fps: float = 24.0
+    fps: Fraction = Fraction(24)
 
 
 def _activations(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: int, fp8: bool) -> dict[str, int]:
-    latent_frames = (g.frames - 1) // 8 + 1
-    video_tokens = latent_frames * (g.height // 32) * (g.width // 32)
-    audio_tokens = math.ceil(g.frames / g.fps * 25) + 1
+    video_tokens = latent_frames(g.frames) * (g.height // 32) * (g.width // 32)
+    audio_tokens = audio_latents_for(g.frames, g.fps)
     tiling = activations.tiling_for_budget(config, g.frames, g.height, g.width, 4 * GiB, dtype_bytes)
     # after Gemma, the feature extractor normalises the stack of all its hidden states: at its peak it holds 3 such
     # stacks (LTX-2's V1) or 4 (LTX-2.3's V2), as measured on the module (0.36 GiB each at 1024 tokens in bf16)

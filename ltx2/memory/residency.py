@@ -26,7 +26,7 @@ from typing import Callable, Iterator, Mapping
 import torch
 from torch import nn
 
-from ..loading.build import return_freed_memory, stream_into
+from ..loading.build import get_local, return_freed_memory, set_local, stream_into
 from ..loading.lazy import Source
 
 OFFLOAD_MODES = ("none", "model", "blocks")
@@ -72,55 +72,42 @@ def _tensors(module: nn.Module) -> Iterator[tuple[str, nn.Module, str, torch.Ten
                 yield (f"{prefix}.{name}" if prefix else name), owner, name, tensor
 
 
-def _get(owner: nn.Module, name: str) -> torch.Tensor:
-    return owner._parameters[name] if name in owner._parameters else owner._buffers[name]
-
-
-def _assign(owner: nn.Module, name: str, tensor: torch.Tensor) -> None:
-    if name in owner._parameters:
-        owner._parameters[name] = nn.Parameter(tensor, requires_grad=False)
-    else:
-        owner._buffers[name] = tensor
-
-
 class _Part:
     """A set of tensors (a whole component, its non-block rest, or one block) that moves as one."""
 
     def __init__(self, module: nn.Module, device: torch.device, source: Source | None, keys: set[str] | None, home: str):
         self.module, self.device, self.source = module, device, source
-        self.slots = [(key, owner, name) for key, owner, name, _ in _tensors(module) if keys is None or key in keys]
+        tensors = [(key, owner, name, t) for key, owner, name, t in _tensors(module) if keys is None or key in keys]
+        self.slots = [(key, owner, name) for key, owner, name, _ in tensors]
         self.home = home  # "device" (never moves), "cpu" (a CPU copy), or "file" (freed, re-read)
+        self.placed = any(t.device == device for *_, t in tensors)
+        """Whether the part is on the device: kept up to date by place / evict, so the streaming hooks need not
+        look at every tensor."""
+        # the part's keys in the state's order (a weight quantised at load comes before its scale)
+        mine = {key for key, *_ in self.slots}
+        self.file_keys = [k for k in source.state if k in mine] if source is not None else []
         self.cpu: dict[str, torch.Tensor] = {}
         self.pending: dict[str, torch.Tensor] | None = None  # a prefetch on its way
         self.event = None
 
-    def tensors(self) -> Iterator[torch.Tensor]:
-        for _, owner, name in self.slots:
-            yield _get(owner, name)
-
-    def on_device(self) -> bool:
-        return any(t.device == self.device for t in self.tensors())
-
-    def nbytes(self) -> int:
-        return sum(t.nbytes for t in self.tensors() if t.device == self.device)
-
     def evict(self) -> None:
         if self.home == "device":
             return
+        self.placed = False
         for key, owner, name in self.slots:
-            t = _get(owner, name)
+            t = get_local(owner, name)
             if t.device != self.device:
                 continue
             if self.home == "cpu":
                 if key not in self.cpu:  # pinned: copies to the GPU can then run on a side stream
-                    self.cpu[key] = t.to("cpu").pin_memory() if torch.cuda.is_available() else t.to("cpu")
-                _assign(owner, name, self.cpu[key])
+                    self.cpu[key] = t.to("cpu").pin_memory() if self.device.type == "cuda" else t.to("cpu")
+                set_local(owner, name, self.cpu[key])
             elif key in self.source.state:
-                _assign(owner, name, torch.empty_like(t, device="meta"))
+                set_local(owner, name, torch.empty_like(t, device="meta"))
 
     def prefetch(self, stream) -> None:
         """Start copying a CPU-homed part to the GPU on ``stream`` (picked up by :meth:`place`)."""
-        if self.home != "cpu" or self.pending is not None or self.on_device():
+        if self.home != "cpu" or self.pending is not None or self.placed:
             return
         with torch.cuda.stream(stream):
             self.pending = {key: self.cpu[key].to(self.device, non_blocking=True) for key, _, _ in self.slots if key in self.cpu}
@@ -137,11 +124,11 @@ class _Part:
             for key, owner, name in self.slots:
                 if key in self.pending:
                     self.pending[key].record_stream(current)
-                    _assign(owner, name, self.pending[key])
+                    set_local(owner, name, self.pending[key])
             self.pending = self.event = None
         freed = set()
         for key, owner, name in self.slots:
-            t = _get(owner, name)
+            t = get_local(owner, name)
             if t.device == self.device:
                 continue
             if t.is_meta:
@@ -151,9 +138,10 @@ class _Part:
                 continue
             if self.home == "cpu" and key not in self.cpu:  # pinned: later copies can run on a side stream
                 self.cpu[key] = t.pin_memory() if self.device.type == "cuda" else t
-            _assign(owner, name, self.cpu.get(key, t).to(self.device, non_blocking=True))
-        if freed:  # in the state's order: a weight quantised at load comes before its scale
-            stream_into(self.module, self.source.state, device=self.device, dtype=self.source.dtype, keys=[k for k in self.source.state if k in freed])
+            set_local(owner, name, self.cpu.get(key, t).to(self.device, non_blocking=True))
+        if freed:
+            stream_into(self.module, self.source.state, device=self.device, dtype=self.source.dtype, keys=[k for k in self.file_keys if k in freed])
+        self.placed = True
 
 
 class Residency:
@@ -233,14 +221,14 @@ class Residency:
         nxt = self._block(name, i + 1)
         if nxt is not None and self._side is not None:
             nxt.prefetch(self._side)
-        on = len(self._parts[name]) - 1 + sum(1 for part in self._streams[name] if part.on_device() or part.pending is not None)
+        on = len(self._parts[name]) - 1 + sum(1 for part in self._streams[name] if part.placed or part.pending is not None)
         self._peak[name] = max(self._peak.get(name, 0), on)
 
     def _after_block(self, name: str, i: int) -> None:
         if name in self._active:
             part = self._block(name, i)
             part.evict()
-            if part.home == "file":
+            if part.home == "file":  # glibc does not reuse the freed block for the next read (measured): hand it back
                 return_freed_memory()
 
     # --- phases ----------------------------------------------------------------------------------------

@@ -22,13 +22,11 @@ the handoff for chunk i+1. Conditioning of a continuation:
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import replace
-from fractions import Fraction
 
 import torch
 
-from ..audio.rates import LATENTS_PER_SECOND
+from ..audio.rates import audio_latents_for
 from ..chain.drift import LatentStats, latent_stats, pull_toward
 from ..chain.plan import latent_frames, sample_at_frame
 from ..chain.runner import ChunkJob, ChunkMedia, StepCallback
@@ -53,11 +51,6 @@ from ..sampling.velocity import DiTVelocity
 from .images import fit_image, load_image
 from .models import LTXModels
 from .settings import RenderSettings
-
-
-def audio_latents_for(frames: int, fps: Fraction) -> int:
-    """Audio latent steps for a chunk: enough that the decoded sound ((4T - 3) mel frames) covers every frame."""
-    return math.ceil(Fraction(LATENTS_PER_SECOND * frames) / Fraction(fps) + Fraction(3, 4))
 
 
 def crossfade_head(latent: torch.Tensor, tail: torch.Tensor) -> torch.Tensor:
