@@ -243,7 +243,7 @@ def child_render(args) -> dict:
     base = rss()
     t0 = time.perf_counter()
     models = load_models(args.checkpoint, args.gemma, device="cpu", dtype=COMPUTE, offload=args.mode, blocks=BLOCKS)
-    models.residency.on_enter = lambda phase: (run_peak.__setitem__(0, max(run_peak[0], hwm())), reset_hwm())
+    models.residency.on_enter = lambda phase, needed: (run_peak.__setitem__(0, max(run_peak[0], hwm())), reset_hwm())
     g = GEOMETRY
     plan = make_plan(total_frames=g["frames"], fps=24, clip_frames=g["clip_frames"], tail_frames=g["tail_frames"])
     sigmas = (*DISTILLED_STAGE1[:STEPS], 0.0)  # fewer steps than the 8 distilled: same peaks, less time

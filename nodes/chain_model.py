@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..ltx2.memory.planner import Geometry
 from ..ltx2.pipeline.models import LTXModels
 from .host import ManagedModules, io
 
@@ -33,6 +34,8 @@ class ChainModel:
     managed: ManagedModules | None = None
     """ComfyUI's model patchers for ``models`` (None outside ComfyUI, and for the demo model)."""
     loras: tuple[RuntimeLora, ...] = ()
+    resident_blocks: int = 0
+    """Outside ComfyUI's management: > 0 streams the DiT's blocks (that many resident) in every run."""
 
     def with_lora(self, lora: RuntimeLora) -> ChainModel:
         if any(existing.name == lora.name for existing in self.loras):
@@ -40,19 +43,27 @@ class ChainModel:
         return dataclasses.replace(self, loras=(*self.loras, lora))
 
 
+TEXT_ONLY = Geometry(width=32, height=32, frames=1, tail_frames=1)
+"""For a run that only encodes prompts: the text phase's working memory does not depend on the video's size."""
+
+
 @contextmanager
-def prepared(model: ChainModel) -> Iterator[LTXModels]:
-    """The models ready for one run: on the compute device (ComfyUI frees room for them), with this handle's
-    LoRAs attached; the LoRAs come off again afterwards, whatever happens."""
+def prepared(model: ChainModel, geometry: Geometry = TEXT_ONLY) -> Iterator[LTXModels]:
+    """The models ready for one run of ``geometry``: inside ComfyUI each phase of the run loads its components
+    through ComfyUI's model management as it starts (with the planner's working memory for ``geometry``); this
+    handle's LoRAs are attached, and come off again afterwards, whatever happens."""
     if model.managed is not None:
-        model.managed.load()
         models = dataclasses.replace(model.models, device=model.managed.load_device, lora_files={})
+        model.managed.attach(models, geometry)
     else:
         models = dataclasses.replace(model.models, lora_files={})
-    # ``replace`` made a fresh LoRA set, on the device the weights are on now
+        if model.resident_blocks:
+            models.offload("blocks", blocks=model.resident_blocks)
+    # ``replace`` made a fresh LoRA set and residency, on the device the weights are on now
     try:
         for lora in model.loras:
             models.add_lora(lora.name, lora.path, lora.scale)
         yield models
     finally:
         models.loras.clear()
+        models.residency.close()

@@ -57,7 +57,7 @@ class TextEncode(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, prompt, negative_prompt=""):
-        with prepared(model) as models:
+        with prepared(model) as models, models.phase("text"):
             positive, negative = models.prompts.get(prompt, negative_prompt if negative_prompt.strip() else None)
         keep = lambda c: None if c is None else c.to("cpu")  # noqa: E731 -- cached outputs stay off the GPU
         return io.NodeOutput(ClipConditioning(models.name, prompt, negative_prompt, keep(positive), keep(negative)))
@@ -101,7 +101,7 @@ class ClipSampler(io.ComfyNode):
     def execute(cls, model, prompt, image_strength, width, height, frames, fps, seed, steps=0, guidance="auto", cfg=0.0, conditioning=None, image=None):
         settings = RenderSettings(width=width, height=height, sigmas=full_schedule(steps) if steps else RenderSettings.sigmas, guidance=guidance)
         node_id = cls.hidden.unique_id if cls.hidden is not None else None
-        with prepared(model) as models:
+        with prepared(model, settings.geometry(frames, 1, fps)) as models:
             if conditioning is not None:
                 if conditioning.model_name != models.name:
                     raise ValueError("conditioning: it was encoded by another model; encode the prompt with this sampler's model")

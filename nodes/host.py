@@ -12,11 +12,17 @@ import functools
 import importlib
 from pathlib import Path
 
+from types import SimpleNamespace
+
 import torch
 
 from ..ltx2.chain.events import ChainEvent, ChainStarted, DenoiseStep
 from ..ltx2.chain.progress import ProgressTracker
 from ..ltx2.host import ChainCancelled, StandaloneHost
+from ..ltx2.memory.planner import Geometry
+from ..ltx2.model.fp8_linear import Fp8Linear, dequantize
+from ..ltx2.model.ops import CASTABLE, LAYER_CLASSES
+from ..ltx2.pipeline.models import LTXModels
 
 try:
     from comfy_api.latest import ComfyExtension, io
@@ -142,25 +148,84 @@ class _Held(torch.nn.Module):
         return next(self.held.parameters()).dtype
 
 
+@functools.cache
+def _held_class(component: str) -> type:
+    """A holder class named after the component, so ComfyUI's memory log says what it loads
+    (``ModelPatcher for LTX2Chain_transformer``)."""
+    return type(NODE_PREFIX + component, (_Held,), {})
+
+
+@functools.cache
+def _fp8_linear(cast_op: type) -> type:
+    """Our fp8 Linear as a ComfyUI castable layer: loaded whole when it fits, otherwise left on the offload device
+    and brought in (fp8, then dequantised exactly as :class:`Fp8Linear` does) each time it runs."""
+
+    def forward(self, x):
+        if not (self.comfy_cast_weights or self.weight_function or self.bias_function):
+            return Fp8Linear.forward(self, x)
+        ops = _comfy("comfy.ops")
+        weight, bias, stream = ops.cast_bias_weight(self, x, dtype=torch.float32, bias_dtype=x.dtype, offloadable=True)
+        out = torch.nn.functional.linear(x, dequantize(weight, self.weight_scale.to(x.device), x.dtype), bias)
+        ops.uncast_bias_weight(self, weight, bias, stream)
+        return out
+
+    return type("ComfyFp8Linear", (Fp8Linear, cast_op), {"forward": forward})
+
+
+def layer_operations() -> SimpleNamespace:
+    """The layer classes the engine's networks are built from inside ComfyUI (:mod:`ltx2.model.ops`): ComfyUI's
+    ``comfy.ops.disable_weight_init`` layers (computing in the dtype they are stored in, castable by its partial
+    loading) and an fp8 Linear that casts the same way."""
+    ops = _comfy("comfy.ops")
+    base = ops.disable_weight_init
+    return SimpleNamespace(**{name: getattr(base, name) for name in LAYER_CLASSES}, Fp8Linear=_fp8_linear(ops.CastWeightBiasOp))
+
+
 class ManagedModules:
-    """Our torch modules under ComfyUI's model management: one model patcher per module, so ComfyUI counts
-    their memory, frees room for them, and offloads them when another workflow needs the GPU.
+    """Our torch modules under ComfyUI's model management: one model patcher per component, so ComfyUI counts
+    their memory, frees room for them, and offloads them when another workflow needs the GPU. A run loads only
+    the components of the phase it is in (:meth:`attach`), with the memory planner's working memory for it.
 
-    The patchers are held here (ComfyUI's loaded-model list keeps only weak references): keep this object
-    alive as long as the modules are in use (it travels inside the model node's output)."""
+    ``resident_blocks`` > 0: the DiT is not handed to ComfyUI; the engine streams its blocks (that many resident),
+    after asking ComfyUI to free the room they need. The patchers are held here (ComfyUI's loaded-model list
+    keeps only weak references): keep this object alive as long as the modules are in use (it travels inside
+    the model node's output)."""
 
-    def __init__(self, modules: dict[str, torch.nn.Module], load_device: torch.device, offload_device: torch.device):
+    def __init__(self, modules: dict[str, torch.nn.Module], load_device: torch.device, offload_device: torch.device, *, resident_blocks: int = 0):
         patchers = _comfy("comfy.model_patcher")
         # looked up at call time: CoreModelPatcher is rebound when dynamic VRAM starts; older builds lack it
         make = getattr(patchers, "CoreModelPatcher", None) or patchers.ModelPatcher
-        self.load_device = load_device
-        self.patchers = {name: make(_Held(module), load_device=load_device, offload_device=offload_device) for name, module in modules.items()}
+        self.load_device, self.resident_blocks = load_device, resident_blocks
+        streamed = {"transformer"} if resident_blocks else set()
+        self.patchers = {
+            name: make(_held_class(name)(module), load_device=load_device, offload_device=offload_device) for name, module in modules.items() if name not in streamed
+        }
 
-    def load(self, memory_required: int = 0) -> None:
-        """Bring every module to the load device, evicting other models as needed. Full loads only: our
-        layers are plain torch layers, which ComfyUI's partial (lowvram) loading cannot split."""
-        mm = _comfy("comfy.model_management")
-        mm.load_models_gpu(list(self.patchers.values()), memory_required=memory_required, force_full_load=True)
+    def load(self, names, memory_required: int) -> list[str]:
+        """Bring the named components to the load device (ComfyUI frees room for them and for ``memory_required``
+        bytes of working memory). Only the networks that handle weights left on the offload device (the DiT) may
+        be loaded partially; the others load whole. Returns the names handed to ComfyUI."""
+        names = [n for n in names if n in self.patchers]
+        if names:
+            partial = all(n in CASTABLE for n in names)
+            mm = _comfy("comfy.model_management")
+            mm.load_models_gpu([self.patchers[n] for n in names], memory_required=memory_required, force_full_load=not partial)
+        return names
+
+    def attach(self, models: LTXModels, geometry: Geometry) -> None:
+        """Make ``models`` (a per-run view) load each phase's components through ComfyUI as the phase starts."""
+        work = models.working_memory(geometry)
+
+        def enter(phase: str, needed: tuple[str, ...]) -> None:
+            if self.resident_blocks and phase == "denoise":
+                mm = _comfy("comfy.model_management")
+                mm.free_memory(models.residency.peak_weight_bytes("transformer") + work[phase], self.load_device)
+            self.load(needed, work.get(phase, 0))
+
+        if self.resident_blocks:
+            models.offload("blocks", blocks=self.resident_blocks, components=("transformer",), on_enter=enter)
+        else:
+            models.offload("none", on_enter=enter)
 
 
 # ---- outputs
@@ -192,6 +257,7 @@ __all__ = [
     "blocked_output",
     "executing_prompt_id",
     "input_file",
+    "layer_operations",
     "io",
     "make_host",
     "model_folders",

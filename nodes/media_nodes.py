@@ -11,6 +11,7 @@ import torch
 
 from ..ltx2.chain.plan import MAX_FPS, as_fps, sample_at_frame
 from ..ltx2.media.background import BackgroundSink
+from ..ltx2.memory.planner import Geometry
 from ..ltx2.media.mp4 import Mp4Writer
 from ..ltx2.model.vae_tiling import AxisTiling, VideoTiling, decode_frames
 from . import host
@@ -59,7 +60,7 @@ class DecodeVideo(io.ComfyNode):
         tiling = VideoTiling(AxisTiling(temporal_tile, temporal_overlap if temporal_tile else 0), space, space)
         b, _, lf, lh, lw = samples.shape
         frames = 8 * (lf - 1) + 1
-        with prepared(model) as models:
+        with prepared(model, Geometry(32 * lw, 32 * lh, frames, 1)) as models, models.phase("decode", only=("video_decoder",)):
             if samples.shape[1] != models.latent_channels:
                 raise ValueError(f"video_latent: {samples.shape[1]} channels, this model's video VAE takes {models.latent_channels}")
             images = torch.empty(b * frames, 32 * lh, 32 * lw, 3)
@@ -89,7 +90,7 @@ class DecodeAudio(io.ComfyNode):
     @classmethod
     def execute(cls, model, audio_latent):
         samples = _samples(audio_latent, "audio_latent", 4)
-        with prepared(model) as models:
+        with prepared(model) as models, models.phase("decode", only=("audio_decoder", "vocoder")):
             z = models.audio.decoder.cfg.z_channels
             if samples.shape[1] != z:
                 raise ValueError(f"audio_latent: {samples.shape[1]} channels, this model's audio VAE takes {z}")

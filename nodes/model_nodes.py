@@ -14,6 +14,9 @@ from .host import CATEGORY, NODE_PREFIX, io
 
 LOADERS = CATEGORY + "/loaders"
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+WEIGHT_DTYPES = {"default": "auto", "fp8_e4m3fn": "fp8", "full": "full"}
+"""The loader's weight_dtype choices -> the engine's ``weights`` modes (ltx2.loading.transformer)."""
+DEFAULT_WEIGHTS = "default"
 AUTO_TOKENIZER = "auto"
 NONE = "none"
 
@@ -58,21 +61,40 @@ class ModelLoader(io.ComfyNode):
                 io.Combo.Input("distilled_lora", options=[NONE, *model_files.list_models(model_files.LORAS)], default=NONE, tooltip="A LoRA fused into the weights at load (models/loras), e.g. the distilled LoRA that turns a dev checkpoint into the 8-step distilled model. 'none' for a distilled checkpoint."),
                 io.Float.Input("distilled_lora_strength", default=1.0, min=-10.0, max=10.0, step=0.05, tooltip="Strength of the fused LoRA."),
                 io.Combo.Input("spatial_upsampler", options=[NONE, *model_files.list_models(model_files.LATENT_UPSCALERS)], default=NONE, tooltip="The x2 spatial latent upsampler of this model version (models/latent_upscale_models, e.g. ltx-2-spatial-upscaler-x2-1.0.safetensors), needed for two-stage rendering. 'none' otherwise."),
+                io.Combo.Input("weight_dtype", options=list(WEIGHT_DTYPES), default=DEFAULT_WEIGHTS, optional=True, tooltip=(
+                    "How the DiT's (and Gemma's) weights are held. 'default': as the file (an fp8 file stays fp8, about 1 byte per "
+                    "parameter). 'fp8_e4m3fn': quantise a bf16 file's transformer-block weights to fp8 at load (halves their "
+                    "memory; small quality cost). 'full': everything in the compute dtype (an fp8 file is dequantised: twice "
+                    "the memory)."
+                )),
+                io.Int.Input("resident_blocks", default=0, min=0, max=64, optional=True, tooltip=(
+                    "0: ComfyUI's model management places the DiT (whole, or partially on cards it does not fit; the rest "
+                    "is cast in layer by layer). N > 0: the pack streams the DiT's 48 blocks itself, keeping N-1 on the GPU "
+                    "and copying the others in one at a time as they run (at most N+1 on the GPU); slower, for cards or "
+                    "ComfyUI builds where partial loading is not enough. About 0.4 GiB per block for a bf16 22B model, "
+                    "0.2 GiB fp8."
+                )),
             ],
             outputs=[_model_out()],
         )
 
     @classmethod
-    def execute(cls, checkpoint, text_encoder, tokenizer, dtype, device, distilled_lora, distilled_lora_strength, spatial_upsampler):
+    def execute(cls, checkpoint, text_encoder, tokenizer, dtype, device, distilled_lora, distilled_lora_strength, spatial_upsampler, weight_dtype=DEFAULT_WEIGHTS, resident_blocks=0):
         ckpt = model_files.resolve(model_files.CHECKPOINTS, checkpoint)
         gemma = model_files.resolve(model_files.TEXT_ENCODERS, text_encoder)
         tok = None if tokenizer == AUTO_TOKENIZER else model_files.resolve(model_files.TEXT_ENCODERS, tokenizer)
         fused = () if distilled_lora == NONE else ((str(model_files.resolve(model_files.LORAS, distilled_lora)), distilled_lora_strength),)
         upsampler = None if spatial_upsampler == NONE else model_files.resolve(model_files.LATENT_UPSCALERS, spatial_upsampler)
-        load, offload, weights, managed = _placement(device, dtype)
-        models = load_models(ckpt, gemma, tokenizer=tok, device=offload, dtype=weights, fused_loras=fused, spatial_upsampler=upsampler)
-        patchers = host.ManagedModules(models.modules(), load, offload) if managed else None
-        return io.NodeOutput(ChainModel(models, patchers))
+        if weight_dtype not in WEIGHT_DTYPES:
+            raise ValueError(f"weight_dtype: {weight_dtype!r} is not one of {', '.join(WEIGHT_DTYPES)}")
+        load, offload, compute, managed = _placement(device, dtype)
+        models = load_models(
+            ckpt, gemma, tokenizer=tok, device=offload, dtype=compute, fused_loras=fused, spatial_upsampler=upsampler,
+            weights=WEIGHT_DTYPES[weight_dtype], operations=host.layer_operations() if managed else None,
+        )  # fmt: skip
+        if managed:
+            return io.NodeOutput(ChainModel(models, host.ManagedModules(models.modules(), load, offload, resident_blocks=resident_blocks)))
+        return io.NodeOutput(ChainModel(models, resident_blocks=resident_blocks))
 
 
 class LoraLoader(io.ComfyNode):

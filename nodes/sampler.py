@@ -124,7 +124,7 @@ class ChainSampler(io.ComfyNode):
         if return_frames and held > LARGE_MEMORY_BYTES:
             log.warning("return_frames: holding %d frames of %dx%d in memory (about %.1f GiB)", plan.total_frames, width, height, held / 2**30)
         node_id = cls.hidden.unique_id if cls.hidden is not None else None
-        with prepared(model) as models:
+        with prepared(model, settings.geometry(plan.clip_frames, plan.tail_frames, plan.fps)) as models:
             run = render_chain(
                 models,
                 settings,

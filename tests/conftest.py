@@ -1,9 +1,12 @@
+import collections
 import importlib.util
 import sys
 import types
 from pathlib import Path
 
 import pytest
+import torch
+import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -34,15 +37,62 @@ class Interrupted(Exception):
     pass
 
 
+Load = collections.namedtuple("Load", "patchers memory_required force_full_load")
+"""One ``load_models_gpu`` call, as the stand-in records it."""
+
+
+def comfy_ops(casts: list) -> types.ModuleType:
+    """A stand-in of ``comfy.ops``: layers that, once ComfyUI's partial loading sets ``comfy_cast_weights`` on them,
+    bring their weight and bias to the input's device and dtype in every forward (recorded in ``casts``)."""
+    ops = types.ModuleType("comfy.ops")
+
+    class CastWeightBiasOp:
+        comfy_cast_weights = False
+        weight_function = []
+        bias_function = []
+
+    def cast_bias_weight(s, input=None, dtype=None, device=None, bias_dtype=None, offloadable=False):
+        casts.append(type(s).__name__)
+        dtype = input.dtype if dtype is None else dtype
+        weight = s.weight.to(input.device, dtype)
+        bias = None if getattr(s, "bias", None) is None else s.bias.to(input.device, bias_dtype or dtype)
+        return (weight, bias, None) if offloadable else (weight, bias)
+
+    def castable(base, compute):
+        def forward(self, x):
+            if not self.comfy_cast_weights:
+                return base.forward(self, x)
+            weight, bias, _ = cast_bias_weight(self, x, offloadable=True)
+            return compute(self, x, weight, bias)
+
+        return type(base.__name__, (base, CastWeightBiasOp), {"forward": forward})
+
+    conv = lambda self, x, w, b: self._conv_forward(x, w, b)  # noqa: E731
+    ops.disable_weight_init = types.SimpleNamespace(
+        Linear=castable(torch.nn.Linear, lambda self, x, w, b: F.linear(x, w, b)),
+        Conv1d=castable(torch.nn.Conv1d, conv),
+        Conv2d=castable(torch.nn.Conv2d, conv),
+        Conv3d=castable(torch.nn.Conv3d, conv),
+        ConvTranspose1d=castable(torch.nn.ConvTranspose1d, lambda self, x, w, b: F.conv_transpose1d(x, w, b, self.stride, self.padding, self.output_padding, self.groups, self.dilation)),
+        GroupNorm=castable(torch.nn.GroupNorm, lambda self, x, w, b: F.group_norm(x, self.num_groups, w, b, self.eps)),
+        RMSNorm=castable(torch.nn.RMSNorm, lambda self, x, w, b: F.rms_norm(x, self.normalized_shape, w, self.eps)),
+    )
+    ops.CastWeightBiasOp = CastWeightBiasOp
+    ops.cast_bias_weight = cast_bias_weight
+    ops.uncast_bias_weight = lambda s, weight, bias, offload_stream: None
+    return ops
+
+
 @pytest.fixture
 def comfy(monkeypatch, tmp_path):
-    state = types.SimpleNamespace(Interrupted=Interrupted, interrupt=False, sent=[], bars=[], loads=[], folders={}, output=tmp_path / "comfy_output")
+    state = types.SimpleNamespace(Interrupted=Interrupted, interrupt=False, sent=[], bars=[], loads=[], frees=[], casts=[], folders={}, output=tmp_path / "comfy_output")
 
     mm = types.ModuleType("comfy.model_management")
     mm.get_torch_device = lambda: "cpu"
     mm.unet_offload_device = lambda: "cpu"
     mm.unet_dtype = lambda device, supported_dtypes=None: "bf16"
-    mm.load_models_gpu = lambda models, memory_required=0, force_full_load=False: state.loads.append((list(models), force_full_load))
+    mm.load_models_gpu = lambda models, memory_required=0, force_full_load=False: state.loads.append(Load(list(models), memory_required, force_full_load))
+    mm.free_memory = lambda memory_required, device, keep_loaded=(): state.frees.append((memory_required, device))
 
     def throw():
         if state.interrupt:
@@ -66,6 +116,7 @@ def comfy(monkeypatch, tmp_path):
             self.model, self.load_device, self.offload_device = model, load_device, offload_device
             model.device = offload_device  # as ComfyUI's does (and again at every load)
 
+    ops = comfy_ops(state.casts)
     patchers = types.ModuleType("comfy.model_patcher")
     patchers.ModelPatcher = Patcher
     folder_paths = types.ModuleType("folder_paths")
@@ -80,6 +131,7 @@ def comfy(monkeypatch, tmp_path):
         "comfy": types.ModuleType("comfy"),
         "comfy.model_management": mm,
         "comfy.model_patcher": patchers,
+        "comfy.ops": ops,
         "comfy.utils": utils,
         "comfy_execution": types.ModuleType("comfy_execution"),
         "comfy_execution.graph_utils": graph,

@@ -66,9 +66,12 @@ def test_managed_modules_hand_our_modules_to_model_management(inside_comfyui, co
         n: (m, torch.device("cuda"), torch.device("cpu")) for n, m in modules.items()
     }
     assert managed.patchers["transformer"].model.get_dtype() == torch.float32
-    managed.load()
-    ((loaded, full),) = comfy.loads
-    assert loaded == list(managed.patchers.values()) and full  # plain torch layers: full loads only
+    assert managed.load(["video_decoder", "vocoder"], 123) == ["video_decoder"]  # only what it holds
+    assert managed.load(["transformer"], 456) == ["transformer"]
+    decoder, dit = comfy.loads
+    # the VAE expects all its weights where it computes: whole; the DiT may be loaded partially
+    assert (decoder.patchers, decoder.memory_required, decoder.force_full_load) == ([managed.patchers["video_decoder"]], 123, True)
+    assert (dit.patchers, dit.memory_required, dit.force_full_load) == ([managed.patchers["transformer"]], 456, False)
 
 
 def test_core_model_patcher_is_preferred_when_comfyui_has_it(inside_comfyui, comfy):

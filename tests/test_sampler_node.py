@@ -170,8 +170,16 @@ def test_inside_comfyui(pack, tiny_models, inside_comfyui, comfy, tmp_path, monk
     monkeypatch.setattr(renderer, "__init__", lambda self, models, settings, images=None: given.append(images) or original_init(self, models, settings, images))
     schedule = {"prompt": "a fox", "anchors": [{"chunk": 0, "image": "fox.png"}]}
     video, images, audio, plan_json = run_sampler(pack, model, node_id="12", schedule=json.dumps(schedule)).args
-    ((loaded, full),) = comfy.loads  # ComfyUI made room and loaded every module once, before the run
-    assert loaded == list(patchers.values()) and full
+    # each phase had ComfyUI load only its own components, with the planner's working memory for it
+    name = {id(p): n for n, p in patchers.items()}
+    phases = [(sorted(name[id(p)] for p in load.patchers), load.force_full_load) for load in comfy.loads]
+    text = (["audio_connector", "text_encoder", "text_features", "video_connector"], True)
+    encode, denoise = (["audio_encoder", "video_encoder"], True), (["transformer"], False)
+    decode = (["audio_decoder", "video_decoder", "vocoder"], True)
+    assert phases == [text, encode, denoise, decode, encode, denoise, decode]  # 2 chunks, prompts encoded once
+    assert all(load.memory_required > 0 for load in comfy.loads)
+    dit = model.models.transformer
+    assert type(dit.transformer_blocks[0].attn1.to_q) is sys.modules["comfy.ops"].disable_weight_init.Linear  # ComfyUI's layers
     assert video == ("VIDEO", str(comfy.output / "t/chain_00001_.mp4"))
     assert images == audio == ("blocked", pack_message(pack))
     events = [d for e, d, sid in comfy.sent if e == "ltx2chain.progress"]

@@ -58,21 +58,21 @@ class AudioCodec:
         return self.front_end(resample(waveform, sample_rate, self.front_end.sample_rate))
 
     @torch.inference_mode()
-    def encode_audio(self, waveform: torch.Tensor, sample_rate: int) -> torch.Tensor:
-        """[C, S] or [B, C, S] at any integer rate -> normalised latent [(B,) z, T, 16], T = ceil(mel frames / 4)."""
+    def encode_audio(self, waveform: torch.Tensor, sample_rate: int, *, device: torch.device | None = None) -> torch.Tensor:
+        """[C, S] or [B, C, S] at any integer rate -> normalised latent [(B,) z, T, 16], T = ceil(mel frames / 4),
+        computed on ``device`` (default: where the encoder's first weight is)."""
         if self.encoder is None:
             raise RuntimeError("the audio codec was loaded without its encoder")
-        device = self.encoder.conv_in.conv.weight.device
-        mel = self.mel(waveform.to(device), sample_rate)
+        mel = self.mel(waveform.to(device or self.encoder.conv_in.conv.weight.device), sample_rate)
         latent = self.encoder(mel if mel.dim() == 4 else mel[None])
         return latent if mel.dim() == 4 else latent[0]
 
     @torch.inference_mode()
     def decode_audio(self, latent: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """Latent [(B,) z, T, 16] -> (waveform [(B,) 2, S] float32, sample rate); S = (4T - 3) * samples per mel frame."""
+        """Latent [(B,) z, T, 16] -> (waveform [(B,) 2, S] float32, sample rate); S = (4T - 3) * samples per mel frame.
+        Decoded where ``latent`` is."""
         if self.decoder is None or self.vocoder is None:
             raise RuntimeError("the audio codec was loaded without its decoder or vocoder")
         batched = latent.dim() == 4
-        latent = latent.to(self.decoder.conv_in.conv.weight.device)
         waveform = self.vocoder(self.decoder(latent if batched else latent[None])).float()
         return (waveform if batched else waveform[0]), self.sample_rate

@@ -14,6 +14,7 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
+from ..model.ops import set_compute_dtype
 from .lazy import LazyTensor, Source, as_lazy
 
 FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
@@ -106,6 +107,8 @@ def load_into(module: nn.Module, state: Mapping[str, torch.Tensor | LazyTensor],
     if defer and not lazy:
         raise ValueError(f"{what}: only a state read from a file can be deferred")
     stream_into(module, state, device=device, dtype=dtype, defer=defer)
+    if dtype is not None:
+        set_compute_dtype(module, dtype)
     if not defer and torch.device(device).type == "cpu":
         return_freed_memory()
     if lazy:

@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from ..model.connector import ConnectorConfig, EmbeddingsConnector
-from ..model.fp8_linear import Fp8Linear, dequantize
+from ..model.fp8_linear import dequantize
+from ..model.ops import fp8_linear_class
 from ..model.transformer import CONNECTOR_PREFIXES, AudioVideoTransformer
 from .build import build_on_meta, load_into
 from .checkpoint import CheckpointFile
@@ -57,7 +58,7 @@ class DitWeights:
             parent, _, name = path.rpartition(".")
             owner = model.get_submodule(parent) if parent else model
             input_scale = self.ckpt.shapes.get(f"{prefix}{path}.input_scale")
-            setattr(owner, name, Fp8Linear.like(getattr(owner, name), scale_shape=self._scale_shape(path), input_scale_shape=None if input_scale is None else tuple(input_scale)))
+            setattr(owner, name, fp8_linear_class().like(getattr(owner, name), scale_shape=self._scale_shape(path), input_scale_shape=None if input_scale is None else tuple(input_scale)))
 
     def _stored_fp8(self, path: str) -> bool:
         return self.ckpt.dtypes.get(f"{self.prefix}{path}.weight") in FP8_STORED

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
-from ..loading.checkpoint import CheckpointFile
-from ..loading.gemma import GEMMA3_12B_TEXT_CONFIG, text_config_and_files, text_model_prefix
 from ..audio.rates import audio_latents_for
 from ..chain.plan import latent_frames
 from ..loading.audio import STATISTICS as AUDIO_STATISTICS
+from ..loading.checkpoint import CheckpointFile
+from ..loading.gemma import GEMMA3_12B_TEXT_CONFIG, text_config_and_files, text_model_prefix
 from ..loading.transformer import BLOCKS, DIT_PREFIX
 from ..loading.video_vae import LEGACY_STATISTICS, STATISTICS_PREFIX
 from ..model.transformer import CONNECTOR_PREFIXES
@@ -195,7 +195,8 @@ class Geometry:
     fps: Fraction = Fraction(24)
 
 
-def _activations(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: int, fp8: bool) -> dict[str, int]:
+def working_memory(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: int, fp8: bool) -> dict[str, int]:
+    """Phase -> bytes of working memory (activations, not weights) a render of ``g`` needs on the device."""
     video_tokens = latent_frames(g.frames) * (g.height // 32) * (g.width // 32)
     audio_tokens = audio_latents_for(g.frames, g.fps)
     tiling = activations.tiling_for_budget(config, g.frames, g.height, g.width, 4 * GiB, dtype_bytes)
@@ -264,7 +265,7 @@ def plan_files(checkpoint, gemma, geometry: Geometry, *, weights: str = "auto", 
         up = CheckpointFile(upsampler)
         components["upsampler"] = Component(sum(math.prod(up.shapes[k]) * dtype_bytes for k in up.keys()))
     fp8 = weights != "full" and any(_is_fp8_linear_weight(ckpt, k, weights, DIT_PREFIX + BLOCKS) for k in ckpt.keys(DIT_PREFIX + BLOCKS))
-    return plan_modes(components, _activations(ckpt.config, gemma_config, geometry, dtype_bytes, fp8), device_type, blocks)
+    return plan_modes(components, working_memory(ckpt.config, gemma_config, geometry, dtype_bytes, fp8), device_type, blocks)
 
 
 def free_memory(device: torch.device) -> int:

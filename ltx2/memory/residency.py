@@ -154,7 +154,7 @@ class Residency:
         blocks: int = 8,
         low_ram: bool = False,
         on_phase: Callable[[PhaseRecord], None] | None = None,
-        on_enter: Callable[[str], None] | None = None,
+        on_enter: Callable[[str, tuple[str, ...]], None] | None = None,
     ):
         if mode not in OFFLOAD_MODES:
             raise ValueError(f"offload must be one of {', '.join(OFFLOAD_MODES)}, got {mode!r}")
@@ -167,8 +167,9 @@ class Residency:
         self._hooks: list = []
         self.on_phase = on_phase
         self.on_enter = on_enter
-        """Called with the phase's name once the components it does not need are off the device, before its own
-        come in (a memory probe can start measuring the phase there)."""
+        """Called with the phase's name and the components it runs once the components it does not need are off
+        the device, before its own come in (a memory probe can start measuring the phase there; a host that places
+        the weights itself, as ComfyUI does, loads them there)."""
         self.ledger: deque[PhaseRecord] = deque(maxlen=LEDGER_LENGTH)
         self._parts: dict[str, list[_Part]] = {}
         self._streams: dict[str, list[_Part]] = {}
@@ -234,9 +235,11 @@ class Residency:
     # --- phases ----------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def phase(self, phase: str) -> Iterator[PhaseRecord]:
-        """Run ``phase`` with its components on the device (and, off ``none``, the others off it)."""
-        needed = [n for n in PHASES[phase] if n in self.modules]
+    def phase(self, phase: str, only: tuple[str, ...] | None = None) -> Iterator[PhaseRecord]:
+        """Run ``phase`` with its components (``only`` these, where a caller runs part of it) on the device (and,
+        off ``none``, the others off it)."""
+        wanted = PHASES[phase] if only is None else only
+        needed = [n for n in wanted if n in self.modules]
         if self.mode != "none":
             for name in self.modules:
                 if name not in needed:
@@ -244,7 +247,7 @@ class Residency:
                         part.evict()
             return_freed_memory()
         if self.on_enter is not None:
-            self.on_enter(phase)
+            self.on_enter(phase, tuple(wanted))
         for name in needed:
             for part in self._parts[name]:
                 part.place()
@@ -263,6 +266,16 @@ class Residency:
             self.ledger.append(record)
             if self.on_phase is not None:
                 self.on_phase(record)
+
+    def peak_weight_bytes(self, name: str) -> int:
+        """The most bytes of component ``name``'s weights on the device at once while a phase runs it (all of them,
+        or, streamed, the resident part plus the streamed blocks that can be in at once)."""
+        size = lambda parts: sum(t.nbytes for part in parts for key, owner, attr in part.slots for t in [get_local(owner, attr)])  # noqa: E731
+        streamed = self._streams.get(name, [])
+        if not streamed:
+            return size(self._parts[name])
+        in_flight = 1 if self._side is not None else 0
+        return size(self._parts[name]) + min(len(streamed), 1 + in_flight) * max(size([part]) for part in streamed)
 
     def resident_bytes(self, name: str) -> int:
         """Bytes of the component's weights (its state: not derived tables such as RoPE frequencies) on the device."""

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .ops import compute_dtype, layers
+
 SINUSOID_CHANNELS = 256
 
 
@@ -30,11 +32,11 @@ class TimestepEmbedder(nn.Module):
 
     def __init__(self, dim: int):
         super().__init__()
-        self.linear_1 = nn.Linear(SINUSOID_CHANNELS, dim)
-        self.linear_2 = nn.Linear(dim, dim)
+        self.linear_1 = layers().Linear(SINUSOID_CHANNELS, dim)
+        self.linear_2 = layers().Linear(dim, dim)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.linear_2(F.silu(self.linear_1(timestep_sinusoid(t).to(self.linear_1.weight.dtype))))
+        return self.linear_2(F.silu(self.linear_1(timestep_sinusoid(t).to(compute_dtype(self, self.linear_1)))))
 
 
 class _Embedding(nn.Module):
@@ -48,7 +50,7 @@ class AdaLNSingle(nn.Module):
         super().__init__()
         self.rows = rows
         self.emb = _Embedding(dim)
-        self.linear = nn.Linear(dim, rows * dim)
+        self.linear = layers().Linear(dim, rows * dim)
 
     def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """t (N,) already scaled (sigma * 1000) -> (modulation (N, rows*dim), emb (N, dim))."""

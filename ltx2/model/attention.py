@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .ops import layers
 from .rope import RotaryTable
 
 
@@ -25,13 +26,13 @@ class Attention(nn.Module):
         inner = heads * head_dim
         context_dim = query_dim if context_dim is None else context_dim
         self.heads, self.head_dim = heads, head_dim
-        self.q_norm = nn.RMSNorm(inner, eps=eps)
-        self.k_norm = nn.RMSNorm(inner, eps=eps)
-        self.to_q = nn.Linear(query_dim, inner)
-        self.to_k = nn.Linear(context_dim, inner)
-        self.to_v = nn.Linear(context_dim, inner)
-        self.to_gate_logits = nn.Linear(query_dim, heads) if gated else None
-        self.to_out = nn.ModuleList([nn.Linear(inner, query_dim)])
+        self.q_norm = layers().RMSNorm(inner, eps=eps)
+        self.k_norm = layers().RMSNorm(inner, eps=eps)
+        self.to_q = layers().Linear(query_dim, inner)
+        self.to_k = layers().Linear(context_dim, inner)
+        self.to_v = layers().Linear(context_dim, inner)
+        self.to_gate_logits = layers().Linear(query_dim, heads) if gated else None
+        self.to_out = nn.ModuleList([layers().Linear(inner, query_dim)])
 
     def forward(
         self,

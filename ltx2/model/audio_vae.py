@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..audio.rates import mel_frames_for_latents
+from .ops import compute_dtype, layers
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class CausalConv2d(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, kernel_size: int):
         super().__init__()
-        self.conv = nn.Conv2d(c_in, c_out, kernel_size)
+        self.conv = layers().Conv2d(c_in, c_out, kernel_size)
         k = kernel_size - 1
         self.padding = (k // 2, k - k // 2, k, 0)  # (mel left, mel right, time before, time after)
 
@@ -98,7 +99,7 @@ class Downsample(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, stride=2)
+        self.conv = layers().Conv2d(channels, channels, 3, stride=2)
 
     def forward(self, x):
         return self.conv(F.pad(x, (0, 1, 2, 0)))
@@ -187,7 +188,7 @@ class AudioEncoder(nn.Module):
         self.per_channel_statistics = LatentStatistics(cfg.z_channels, cfg.latent_mel_bins)
 
     def forward(self, mel):
-        h = self.conv_in(mel.to(self.conv_in.conv.weight.dtype))
+        h = self.conv_in(mel.to(compute_dtype(self, self.conv_in.conv)))
         for level in self.down:
             h = level(h)
         h = self.conv_out(F.silu(self.norm_out(self.mid(h))))
@@ -215,7 +216,7 @@ class AudioDecoder(nn.Module):
 
     def forward(self, latent):
         frames = mel_frames_for_latents(latent.shape[2])
-        h = self.per_channel_statistics.denormalize(latent.to(self.conv_in.conv.weight.dtype))
+        h = self.per_channel_statistics.denormalize(latent.to(compute_dtype(self, self.conv_in.conv)))
         h = self.mid(self.conv_in(h))
         for level in reversed(self.up):
             h = level(h)

@@ -25,6 +25,7 @@ from torch import nn
 from .attention import Attention
 from .feed_forward import FeedForward
 from .norms import rms_norm
+from .ops import compute_dtype
 from .rope import rotary_table
 
 
@@ -91,7 +92,7 @@ class EmbeddingsConnector(nn.Module):
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """features (B, T, D), mask (B, T) 1 = real token -> context (B, T, D), valid tokens first."""
         cfg = self.cfg
-        dtype = self.transformer_1d_blocks[0].attn1.to_q.weight.dtype if cfg.num_layers else features.dtype
+        dtype = compute_dtype(self, self.transformer_1d_blocks[0].attn1.to_q) if cfg.num_layers else features.dtype
         valid = mask.to(torch.int32)
         order = torch.argsort(valid, dim=-1, descending=True, stable=True)
         h = torch.gather(features.to(dtype), 1, order.unsqueeze(-1).expand_as(features))

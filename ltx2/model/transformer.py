@@ -36,6 +36,7 @@ from .adaln import AdaLNSingle
 from .attention import Attention
 from .feed_forward import FeedForward
 from .norms import layer_norm, rms_norm
+from .ops import compute_dtype, layers
 from .rope import RotaryTable, rotary_table
 
 CONNECTOR_PREFIXES = ("video_embeddings_connector.", "audio_embeddings_connector.", "embeddings_connector.")
@@ -186,7 +187,7 @@ class _Modulation:
     def rows(self, table: torch.Tensor, rows: slice, values_rows: slice | None = None) -> tuple[torch.Tensor, ...]:
         """table[rows] + the matching modulation rows, each (B, T, D)."""
         own = self.values[:, rows if values_rows is None else values_rows]
-        return (table[rows].to(own.dtype) + own)[self.index].unbind(2)
+        return (table[rows].to(own) + own)[self.index].unbind(2)  # .to(own): a host may keep tables elsewhere
 
 
 @dataclass
@@ -208,8 +209,8 @@ class CaptionProjection(nn.Module):
 
     def __init__(self, in_dim: int, dim: int):
         super().__init__()
-        self.linear_1 = nn.Linear(in_dim, dim)
-        self.linear_2 = nn.Linear(dim, dim)
+        self.linear_1 = layers().Linear(in_dim, dim)
+        self.linear_2 = layers().Linear(dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear_2(nn.functional.gelu(self.linear_1(x), approximate="tanh"))
@@ -250,7 +251,7 @@ class AudioVideoBlock(nn.Module):
             return x + attn(xn, s.context, mask=s.context_mask)
         shift_q, scale_q, gate = s.mod.rows(table, slice(6, 9))
         if s.prompt_mod is None:
-            shift_kv, scale_kv = prompt_table.to(x.dtype).unbind(0)
+            shift_kv, scale_kv = prompt_table.to(x).unbind(0)
         else:
             shift_kv, scale_kv = s.prompt_mod.rows(prompt_table, slice(0, 2))
         context = s.context * (1 + scale_kv) + shift_kv
@@ -296,14 +297,14 @@ class AudioVideoTransformer(nn.Module):
         self.cfg = cfg
         d, da = cfg.dim, cfg.audio_dim
         rows = 9 if cfg.cross_attention_adaln else 6
-        self.patchify_proj = nn.Linear(cfg.in_channels, d)
+        self.patchify_proj = layers().Linear(cfg.in_channels, d)
         self.adaln_single = AdaLNSingle(d, rows)
         self.scale_shift_table = nn.Parameter(torch.empty(2, d))
-        self.proj_out = nn.Linear(d, cfg.out_channels)
-        self.audio_patchify_proj = nn.Linear(cfg.audio_in_channels, da)
+        self.proj_out = layers().Linear(d, cfg.out_channels)
+        self.audio_patchify_proj = layers().Linear(cfg.audio_in_channels, da)
         self.audio_adaln_single = AdaLNSingle(da, rows)
         self.audio_scale_shift_table = nn.Parameter(torch.empty(2, da))
-        self.audio_proj_out = nn.Linear(da, cfg.audio_out_channels)
+        self.audio_proj_out = layers().Linear(da, cfg.audio_out_channels)
         if cfg.caption_projection:
             self.caption_projection = CaptionProjection(cfg.caption_channels, d)
             self.audio_caption_projection = CaptionProjection(cfg.caption_channels, da)
@@ -323,7 +324,7 @@ class AudioVideoTransformer(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.patchify_proj.weight.dtype
+        return compute_dtype(self, self.patchify_proj)
 
     # ---- per-call preparation -------------------------------------------------------------------
 
@@ -398,7 +399,7 @@ class AudioVideoTransformer(nn.Module):
         ]
 
     def _head(self, x: torch.Tensor, emb: torch.Tensor, table: torch.Tensor, proj: nn.Linear) -> torch.Tensor:
-        shift, scale = (table.to(emb.dtype)[None, None] + emb[:, :, None]).unbind(2)
+        shift, scale = (table.to(emb)[None, None] + emb[:, :, None]).unbind(2)
         return proj(layer_norm(x, self.cfg.norm_eps) * (1 + scale) + shift)
 
     def forward(

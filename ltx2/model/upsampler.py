@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .ops import compute_dtype, layers
 from .video_vae import LatentStatistics, depth_to_space
 
 RATIONAL_SCALES = {0.75: (3, 4), 1.5: (3, 2), 2.0: (2, 1), 4.0: (4, 1)}
@@ -63,7 +64,7 @@ class UpsamplerConfig:
 
 
 def _conv(dims: int, cin: int, cout: int) -> nn.Module:
-    return (nn.Conv2d if dims == 2 else nn.Conv3d)(cin, cout, 3, padding=1)
+    return (layers().Conv2d if dims == 2 else layers().Conv3d)(cin, cout, 3, padding=1)
 
 
 def _per_frame(fn, x: torch.Tensor) -> torch.Tensor:
@@ -79,9 +80,9 @@ class ResBlock(nn.Module):
     def __init__(self, channels: int, dims: int):
         super().__init__()
         self.conv1 = _conv(dims, channels, channels)
-        self.norm1 = nn.GroupNorm(32, channels)
+        self.norm1 = layers().GroupNorm(32, channels)
         self.conv2 = _conv(dims, channels, channels)
-        self.norm2 = nn.GroupNorm(32, channels)
+        self.norm2 = layers().GroupNorm(32, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.silu(self.norm1(self.conv1(x)))
@@ -122,7 +123,7 @@ class RationalResampler(nn.Module):
     def __init__(self, channels: int, scale: float):
         super().__init__()
         num, den = RATIONAL_SCALES[float(scale)]
-        self.conv = nn.Conv2d(channels, num * num * channels, 3, padding=1)
+        self.conv = layers().Conv2d(channels, num * num * channels, 3, padding=1)
         self.shuffle = Shuffle((1, num, num))
         self.blur_down = BlurDown(den)
 
@@ -138,20 +139,20 @@ class LatentUpsampler(nn.Module):
         self.cfg = cfg
         mid, dims = cfg.mid_channels, cfg.dims
         self.initial_conv = _conv(dims, cfg.in_channels, mid)
-        self.initial_norm = nn.GroupNorm(32, mid)
+        self.initial_norm = layers().GroupNorm(32, mid)
         self.res_blocks = nn.ModuleList(ResBlock(mid, dims) for _ in range(cfg.num_blocks_per_stage))
         if cfg.temporal_upsample:
             stride = (2, 2, 2) if cfg.spatial_upsample else (2, 1, 1)
-            self.upsampler = nn.Sequential(nn.Conv3d(mid, stride[0] * stride[1] * stride[2] * mid, 3, padding=1), Shuffle(stride))
+            self.upsampler = nn.Sequential(layers().Conv3d(mid, stride[0] * stride[1] * stride[2] * mid, 3, padding=1), Shuffle(stride))
         elif cfg.rational_resampler:
             self.upsampler = RationalResampler(mid, cfg.spatial_scale)
         else:
-            self.upsampler = nn.Sequential(nn.Conv2d(mid, 4 * mid, 3, padding=1), Shuffle((1, 2, 2)))
+            self.upsampler = nn.Sequential(layers().Conv2d(mid, 4 * mid, 3, padding=1), Shuffle((1, 2, 2)))
         self.post_upsample_res_blocks = nn.ModuleList(ResBlock(mid, dims) for _ in range(cfg.num_blocks_per_stage))
         self.final_conv = _conv(dims, mid, cfg.in_channels)
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        x = latent.to(self.final_conv.weight.dtype)
+        x = latent.to(compute_dtype(self, self.final_conv))
         if self.cfg.dims == 2:
             x = _per_frame(self._body, x)
         else:

@@ -26,6 +26,7 @@ from typing import Iterator
 
 import torch
 
+from .ops import compute_dtype
 from .video_vae import VideoDecoder, VideoEncoder, frames_to_pixels, pixels_to_frames
 
 
@@ -189,10 +190,11 @@ def tiled_encode(encoder: VideoEncoder, pixels: torch.Tensor, tiling: VideoTilin
 # Frames API: [F, H, W, 3] floats in 0..1, the way users hold video
 
 
-def encode_frames(encoder: VideoEncoder, frames: torch.Tensor, tiling: VideoTiling | None = None) -> torch.Tensor:
-    """Frames [F, H, W, 3] in 0..1 (F = 8k+1, H and W multiples of 32) -> normalised latent [1, C, k+1, H/32, W/32]."""
+def encode_frames(encoder: VideoEncoder, frames: torch.Tensor, tiling: VideoTiling | None = None, *, device: torch.device | None = None) -> torch.Tensor:
+    """Frames [F, H, W, 3] in 0..1 (F = 8k+1, H and W multiples of 32) -> normalised latent [1, C, k+1, H/32, W/32],
+    computed on ``device`` (default: where the encoder's first weight is)."""
     weight = encoder.conv_in.conv.weight
-    pixels = frames_to_pixels(frames).to(device=weight.device, dtype=weight.dtype)
+    pixels = frames_to_pixels(frames).to(device=device or weight.device, dtype=compute_dtype(encoder, encoder.conv_in.conv))
     if tiling is not None:
         return tiled_encode(encoder, pixels, tiling)
     with torch.no_grad():
@@ -203,9 +205,8 @@ def decode_frames(decoder: VideoDecoder, latent: torch.Tensor, tiling: VideoTili
     """Normalised latent [1, C, F', H', W'] -> frames [f, H, W, 3] in 0..1 (float32), streamed in time order.
 
     Untiled: one piece with all 8(F'-1)+1 frames. Tiled: one piece per temporal tile (the frames no later
-    tile overlaps), so a long latent can be decoded and written chunk by chunk.
+    tile overlaps), so a long latent can be decoded and written chunk by chunk. Decoded where ``latent`` is.
     """
-    latent = latent.to(decoder.conv_in.conv.weight.device)
     if tiling is None:
         with torch.no_grad():
             pixels = decoder(latent)

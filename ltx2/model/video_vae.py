@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .adaln import TimestepEmbedder
+from .ops import compute_dtype, layers
 
 STATISTICS = ("mean-of-means", "std-of-means")
 """Buffer names of :class:`LatentStatistics` (the official key names)."""
@@ -166,7 +167,7 @@ class CausalConv3d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, padding_mode: str):
         super().__init__()
-        self.conv = nn.Conv3d(in_channels, out_channels, 3, padding=(0, 1, 1), padding_mode=padding_mode)
+        self.conv = layers().Conv3d(in_channels, out_channels, 3, padding=(0, 1, 1), padding_mode=padding_mode)
 
     def forward(self, x: torch.Tensor, causal: bool) -> torch.Tensor:
         first, last = x[:, :, :1], x[:, :, -1:]
@@ -334,7 +335,7 @@ class VideoEncoder(nn.Module):
         _, _, f, h, w = pixels.shape
         if (f - 1) % time or h % height or w % width:
             raise ValueError(f"video VAE encode: need {time}k+1 frames and sizes that are multiples of {height}x{width}, got {f} frames of {h}x{w}")
-        x = self.conv_in(patchify(pixels.to(self.conv_in.conv.weight.dtype), self.cfg.patch_size), True)
+        x = self.conv_in(patchify(pixels.to(compute_dtype(self, self.conv_in.conv)), self.cfg.patch_size), True)
         for block in self.down_blocks:
             x = block(x, True)
         x = self.conv_out(F.silu(pixel_norm(x)), True)
@@ -380,7 +381,7 @@ class VideoDecoder(nn.Module):
 
     def forward(self, latent: torch.Tensor, timestep: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         causal = self.cfg.causal_decoder
-        x = latent.to(self.conv_in.conv.weight.dtype)
+        x = latent.to(compute_dtype(self, self.conv_in.conv))
         scaled_t = None
         if self.cfg.timestep_conditioning:
             noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..audio.resample import resample
+from .ops import compute_dtype, layers
 
 LEAKY_SLOPE = 0.1
 
@@ -145,7 +146,7 @@ class ResidualStack(nn.Module):
         super().__init__()
 
         def conv(d):
-            return nn.Conv1d(channels, channels, kernel_size, dilation=d, padding=(kernel_size - 1) * d // 2)
+            return layers().Conv1d(channels, channels, kernel_size, dilation=d, padding=(kernel_size - 1) * d // 2)
 
         self.convs1 = nn.ModuleList(conv(d) for d in dilations)
         self.convs2 = nn.ModuleList(conv(1) for _ in dilations)
@@ -169,9 +170,9 @@ class Generator(nn.Module):
         self.cfg = cfg
         self.sample_rate = cfg.sample_rate
         widths = [cfg.upsample_initial_channel // 2**i for i in range(len(cfg.upsample_rates) + 1)]
-        self.conv_pre = nn.Conv1d(2 * cfg.mel_bins, widths[0], 7, padding=3)
+        self.conv_pre = layers().Conv1d(2 * cfg.mel_bins, widths[0], 7, padding=3)
         self.ups = nn.ModuleList(
-            nn.ConvTranspose1d(widths[i], widths[i + 1], k, r, padding=(k - r) // 2)
+            layers().ConvTranspose1d(widths[i], widths[i + 1], k, r, padding=(k - r) // 2)
             for i, (r, k) in enumerate(zip(cfg.upsample_rates, cfg.upsample_kernel_sizes))
         )
         self.resblocks = nn.ModuleList(
@@ -181,11 +182,11 @@ class Generator(nn.Module):
         )
         if cfg.snake:
             self.act_post = AntiAliasedSnake(widths[-1])
-        self.conv_post = nn.Conv1d(widths[-1], 2, 7, padding=3, bias=cfg.bias_at_final)
+        self.conv_post = layers().Conv1d(widths[-1], 2, 7, padding=3, bias=cfg.bias_at_final)
 
     def forward(self, mel):
         b, s, t, m = mel.shape  # s = 2 (stereo)
-        x = mel.to(self.conv_pre.weight.dtype).permute(0, 1, 3, 2).reshape(b, s * m, t)
+        x = mel.to(compute_dtype(self, self.conv_pre)).permute(0, 1, 3, 2).reshape(b, s * m, t)
         x = self.conv_pre(x)
         per_stage = len(self.cfg.resblock_kernel_sizes)
         for i, up in enumerate(self.ups):

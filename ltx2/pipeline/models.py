@@ -23,9 +23,13 @@ from ..loading.text_encoder import load_text_encoder
 from ..loading.transformer import load_text_connectors, load_transformer
 from ..loading.upsampler import load_latent_upsampler
 from ..loading.video_vae import load_video_decoder, load_video_encoder
+from ..memory.planner import Geometry, working_memory
 from ..memory.residency import Residency
 from ..model.audio_vae import AudioDecoder, AudioEncoder, AudioVAEConfig
 from ..model.connector import ConnectorConfig, EmbeddingsConnector
+from ..model.fp8_linear import Fp8Linear
+from ..model.ops import operations as layer_operations
+from ..model.ops import set_compute_dtype
 from ..model.transformer import AudioVideoTransformer
 from ..model.upsampler import LatentUpsampler, UpsamplerConfig
 from ..model.video_vae import VideoDecoder, VideoEncoder, VideoVAEConfig
@@ -71,17 +75,20 @@ class LTXModels:
         self.prompts = PromptCache(self.text)
         self.residency = Residency(self.modules(), self.device)
 
-    def offload(self, mode: str, *, blocks: int = 8, low_ram: bool = False, on_phase=None) -> Residency:
-        """Switch the offload mode (``none`` / ``model`` / ``blocks``, see :mod:`ltx2.memory.residency`)."""
+    def offload(self, mode: str, *, blocks: int = 8, low_ram: bool = False, on_phase=None, on_enter=None, components=None) -> Residency:
+        """Switch the offload mode (``none`` / ``model`` / ``blocks``, see :mod:`ltx2.memory.residency`) of the named
+        ``components`` (default: all; a host may place the others itself, from ``on_enter``)."""
+        previous = self.residency.mode
         self.residency.close()
-        self.residency = Residency(self.modules(), self.device, mode, blocks=blocks, low_ram=low_ram, on_phase=on_phase)
-        if mode == "none":
+        modules = {n: m for n, m in self.modules().items() if components is None or n in components}
+        self.residency = Residency(modules, self.device, mode, blocks=blocks, low_ram=low_ram, on_phase=on_phase, on_enter=on_enter)
+        if mode == "none" and previous != "none":
             self.residency.restore()
         return self.residency
 
-    def phase(self, name: str):
-        """Context manager: run phase ``name`` with its components on the device (ledgered)."""
-        return self.residency.phase(name)
+    def phase(self, name: str, only: tuple[str, ...] | None = None):
+        """Context manager: run phase ``name`` (``only`` these of its components) with them on the device (ledgered)."""
+        return self.residency.phase(name, only)
 
     def add_lora(self, name: str, path: str | os.PathLike, scale: float = 1.0) -> int:
         """Attach a LoRA file unfused under ``name`` (the name schedules use); returns the layers it touches."""
@@ -109,6 +116,12 @@ class LTXModels:
                 parts[f"{side}_connector"] = connector
         return parts
 
+    def working_memory(self, geometry: Geometry) -> dict[str, int]:
+        """Phase -> bytes of working memory a render of ``geometry`` needs on the device (the memory planner's
+        estimate), for a host that places the weights itself."""
+        fp8 = any(isinstance(m, Fp8Linear) for m in self.transformer.modules())
+        return working_memory(self.config, self.text.gemma.model.config.to_dict(), geometry, torch.finfo(self.dtype).bits // 8, fp8)
+
     @property
     def latent_channels(self) -> int:
         return self.transformer.cfg.in_channels
@@ -128,6 +141,7 @@ def load_models(
     blocks: int = 8,
     low_ram: bool = False,
     on_phase=None,
+    operations=None,
 ) -> LTXModels:
     """An official checkpoint plus Gemma 3 (a model folder or ComfyUI's single file), computing on ``device`` in
     ``dtype``, every file streamed tensor by tensor.
@@ -137,40 +151,42 @@ def load_models(
     files: fp8 stays fp8), ``fp8`` (block Linears quantised to fp8) or ``full`` (all in ``dtype``);
     ``offload`` / ``blocks`` / ``low_ram``: see :mod:`ltx2.memory.residency`. Off ``none``, components load to
     the CPU (or, when they would be freed between phases anyway, not at all) and reach the device by phase.
+    ``operations``: the layer classes to build the networks from (:mod:`ltx2.model.ops`; default torch's).
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
     home = device if offload == "none" else torch.device("cpu")
     defer = offload != "none" and (low_ram or device.type == "cpu")  # the big two are re-read from the file anyway
-    ckpt = CheckpointFile(checkpoint)
-    connectors = load_text_connectors(ckpt, device=home, dtype=dtype)
-    text = load_text_encoder(
-        ckpt, gemma, tokenizer=tokenizer, video_connector=connectors[0], audio_connector=connectors[1], device=home, dtype=dtype,
-        weights=weights, defer=defer,
-    )  # fmt: skip
-    name = json.dumps(
-        {
-            "checkpoint": Path(checkpoint).name,
-            "gemma": Path(gemma).name,
-            "fused": [(Path(p).name, s) for p, s in fused_loras],
-            "upsampler": spatial_upsampler and Path(spatial_upsampler).name,
-            **({"weights": weights} if weights != "auto" else {}),
-        }
-    )
-    models = LTXModels(
-        arch=detect_architecture(ckpt.config),
-        config=ckpt.config,
-        transformer=load_transformer(ckpt, device=home, dtype=dtype, loras=list(fused_loras), weights=weights, defer=defer),
-        text=text,
-        video_encoder=load_video_encoder(ckpt, device=home, dtype=dtype),
-        video_decoder=load_video_decoder(ckpt, device=home, dtype=dtype),
-        audio=AudioCodec.from_checkpoint(ckpt, device=home, dtype=dtype),
-        device=device,
-        dtype=dtype,
-        name=name,
-        upsampler=load_latent_upsampler(CheckpointFile(spatial_upsampler), device=home, dtype=dtype) if spatial_upsampler else None,
-    )
-    models.offload(offload, blocks=blocks, low_ram=low_ram, on_phase=on_phase)
+    with layer_operations(operations):  # the fp8 layers the loaders swap in come from it too
+        ckpt = CheckpointFile(checkpoint)
+        connectors = load_text_connectors(ckpt, device=home, dtype=dtype)
+        text = load_text_encoder(
+            ckpt, gemma, tokenizer=tokenizer, video_connector=connectors[0], audio_connector=connectors[1], device=home, dtype=dtype,
+            weights=weights, defer=defer,
+        )  # fmt: skip
+        name = json.dumps(
+            {
+                "checkpoint": Path(checkpoint).name,
+                "gemma": Path(gemma).name,
+                "fused": [(Path(p).name, s) for p, s in fused_loras],
+                "upsampler": spatial_upsampler and Path(spatial_upsampler).name,
+                **({"weights": weights} if weights != "auto" else {}),
+            }
+        )
+        models = LTXModels(
+            arch=detect_architecture(ckpt.config),
+            config=ckpt.config,
+            transformer=load_transformer(ckpt, device=home, dtype=dtype, loras=list(fused_loras), weights=weights, defer=defer),
+            text=text,
+            video_encoder=load_video_encoder(ckpt, device=home, dtype=dtype),
+            video_decoder=load_video_decoder(ckpt, device=home, dtype=dtype),
+            audio=AudioCodec.from_checkpoint(ckpt, device=home, dtype=dtype),
+            device=device,
+            dtype=dtype,
+            name=name,
+            upsampler=load_latent_upsampler(CheckpointFile(spatial_upsampler), device=home, dtype=dtype) if spatial_upsampler else None,
+        )
+        models.offload(offload, blocks=blocks, low_ram=low_ram, on_phase=on_phase)
     return models
 
 
@@ -207,8 +223,9 @@ def demo_tokenizer():
     return GemmaTokenizer(vocab=vocab, merges=[], add_bos_token=True)
 
 
-def demo_models(device: str | torch.device = "cpu", seed: int = 0) -> LTXModels:
-    """The LTX-2 architecture at toy sizes with random weights (seeded): a pipeline demo, not a video model."""
+def demo_models(device: str | torch.device = "cpu", seed: int = 0, operations=None) -> LTXModels:
+    """The LTX-2 architecture at toy sizes with random weights (seeded): a pipeline demo, not a video model.
+    ``operations``: the layer classes to build the networks from (:mod:`ltx2.model.ops`; default torch's)."""
     from transformers import Gemma3TextConfig, Gemma3TextModel
 
     device = torch.device(device)
@@ -217,25 +234,27 @@ def demo_models(device: str | torch.device = "cpu", seed: int = 0) -> LTXModels:
     torch.manual_seed(seed)  # the standard layers' own initialisation
     t = config["transformer"]
     gemma = Gemma3TextModel(Gemma3TextConfig(**DEMO_GEMMA)).eval()
-    text = TextEncoder(
-        GemmaEncoder(gemma, demo_tokenizer(), max_length=DEMO_TEXT_TOKENS),
-        feature_extractor_from_config(t, DEMO_GEMMA["hidden_size"], DEMO_GEMMA["num_hidden_layers"] + 1),
-        video_connector=EmbeddingsConnector(ConnectorConfig.from_config(t, audio=False)),
-        audio_connector=EmbeddingsConnector(ConnectorConfig.from_config(t, audio=True)),
-    )
     audio_cfg = AudioVAEConfig.from_config(config["audio_vae"])
     vae_cfg = VideoVAEConfig.from_checkpoint_config(config)
-    parts = {
-        "transformer": AudioVideoTransformer.from_config(config),
-        "video_encoder": VideoEncoder(vae_cfg),
-        "video_decoder": VideoDecoder(vae_cfg),
-        "audio_encoder": AudioEncoder(audio_cfg),
-        "audio_decoder": AudioDecoder(audio_cfg),
-        "vocoder": build_vocoder(config["vocoder"]),
-        "upsampler": LatentUpsampler(UpsamplerConfig.from_checkpoint_config(config["demo_spatial_upsampler"])),
-    }
+    with layer_operations(operations):
+        text = TextEncoder(
+            GemmaEncoder(gemma, demo_tokenizer(), max_length=DEMO_TEXT_TOKENS),
+            feature_extractor_from_config(t, DEMO_GEMMA["hidden_size"], DEMO_GEMMA["num_hidden_layers"] + 1),
+            video_connector=EmbeddingsConnector(ConnectorConfig.from_config(t, audio=False)),
+            audio_connector=EmbeddingsConnector(ConnectorConfig.from_config(t, audio=True)),
+        )
+        parts = {
+            "transformer": AudioVideoTransformer.from_config(config),
+            "video_encoder": VideoEncoder(vae_cfg),
+            "video_decoder": VideoDecoder(vae_cfg),
+            "audio_encoder": AudioEncoder(audio_cfg),
+            "audio_decoder": AudioDecoder(audio_cfg),
+            "vocoder": build_vocoder(config["vocoder"]),
+            "upsampler": LatentUpsampler(UpsamplerConfig.from_checkpoint_config(config["demo_spatial_upsampler"])),
+        }
     for module in [*parts.values(), text.feature_extractor, text.video_connector, text.audio_connector]:
         _randomise(module, generator)
+        set_compute_dtype(module, torch.float32)
     for module in [*parts.values(), gemma, text.feature_extractor, text.video_connector, text.audio_connector]:
         module.to(device).eval()
     return LTXModels(

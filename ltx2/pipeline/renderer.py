@@ -21,6 +21,7 @@ the handoff for chunk i+1. Conditioning of a continuation:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import replace
 
@@ -86,7 +87,7 @@ class LTXChunkRenderer:
         [1, C, k+1, height/32, width/32] in float32."""
         if frames.dtype == torch.uint8:
             frames = frames.float() / 255
-        return encode_frames(self.models.video_encoder, fit_image(frames, width, height), self._tiling(frames.shape[0])).float()
+        return encode_frames(self.models.video_encoder, fit_image(frames, width, height), self._tiling(frames.shape[0]), device=self.models.device).float()
 
     def _tiling(self, frames: int):
         """The VAE tiling for ``frames`` pixel frames: the settings', ``auto`` sized to the GPU memory free now."""
@@ -174,7 +175,7 @@ class LTXChunkRenderer:
         channels = m.transformer.cfg.audio_in_channels
         state = TokenState.empty(torch.zeros(1, steps, channels, device=m.device), audio_positions(steps, device=m.device))
         if handoff is not None:
-            carried = patchify_audio(m.audio.encode_audio(handoff["audio"], int(handoff["audio_rate"]))[None]).float()
+            carried = patchify_audio(m.audio.encode_audio(handoff["audio"], int(handoff["audio_rate"]), device=m.device)[None]).float()
             clean = torch.zeros_like(state.latent)
             n = min(steps, carried.shape[1])
             clean[:, :n] = carried[:, :n].to(clean.device)
@@ -222,7 +223,7 @@ class LTXChunkRenderer:
         stages = self._stages()
         total = sum(len(sigmas) - 1 for _, _, sigmas in stages)
         done = 0
-        with m.phase("encode"):
+        with m.phase("encode") if handoff is not None or p.anchors else contextlib.nullcontext():  # the encoders only when used
             audio_start = self._audio_state(job, handoff)  # the same at every stage
             encoded = self._encoded(job, handoff, stages)
         video = audio = None

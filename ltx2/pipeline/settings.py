@@ -6,10 +6,12 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from ..chain.plan import as_fps
 from ..errors import InputError
 from ..memory.activations import tiling_for_budget
+from ..memory.planner import Geometry
 from ..model.vae_tiling import VideoTiling
-from ..sampling.schedules import DISTILLED_STAGE1, shifted_sigmas
+from ..sampling.schedules import DISTILLED_STAGE1, DISTILLED_STAGE2, shifted_sigmas
 
 HANDOFF_MODES = ("reencode", "latent")
 
@@ -78,6 +80,13 @@ class RenderSettings:
         if budget_bytes is None:
             return VideoTiling.default()
         return tiling_for_budget(config, frames, self.height, self.width, budget_bytes, dtype_bytes)
+
+
+    def geometry(self, frames: int, tail_frames: int, fps) -> Geometry:
+        """What the memory planner needs to know of a render of ``frames``-frame chunks with these settings: the
+        DiT runs the passes guidance needs as one batch (up to 4 with the reference guidance, 1 without)."""
+        guided = self.guidance == "reference" or (self.guidance == "auto" and tuple(self.sigmas) not in (DISTILLED_STAGE1, DISTILLED_STAGE2))
+        return Geometry(self.width, self.height, frames, tail_frames, 4 if guided else 1, as_fps(fps))
 
 
 def _tile_problems(tile) -> list[tuple[str, str]]:
