@@ -20,7 +20,7 @@ from .chain.schedule import ChunkSchedule, ScheduleError
 from .errors import InputError
 from .loading.transformer import WEIGHT_MODES
 from .memory.residency import OFFLOAD_MODES
-from .pipeline.settings import HANDOFF_MODES
+from .pipeline.settings import HANDOFF_MODES, SAMPLERS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,8 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="render a video (chained automatically when longer than one clip)")
     source = render.add_argument_group("model")
     source.add_argument("--demo", action="store_true", help="a tiny random built-in model: a pipeline demo, the picture and sound are noise")
-    source.add_argument("--checkpoint", type=Path, help="official LTX-2 / LTX-2.3 .safetensors")
-    source.add_argument("--gemma", type=Path, help="Gemma 3 12B: a model folder, or ComfyUI's single .safetensors")
+    _model_file_args(source)
     source.add_argument("--tokenizer", type=Path, help="Gemma tokenizer (folder, tokenizer.json or tokenizer.model) for a single-file Gemma")
     source.add_argument("--fused-lora", action="append", default=[], metavar="FILE[:STRENGTH]", help="merge a LoRA at load (e.g. the distilled LoRA)")
     source.add_argument("--lora", action="append", default=[], metavar="NAME=FILE", help="attach a runtime LoRA that schedules ramp by NAME")
@@ -75,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     how = render.add_argument_group("sampling and chaining")
     how.add_argument("--steps", type=int, help="full-model schedule with this many steps (default: the distilled 8 steps)")
     how.add_argument("--guidance", type=float, help="guidance scale (default: none, as distilled models use)")
+    how.add_argument("--sampler", choices=SAMPLERS, default="auto",
+                     help="denoise step: auto (default: what the reference uses for the model: ancestral Euler on LTX-2.5's distilled first stage, "
+                     "else Euler), euler, or ancestral")  # fmt: skip
     how.add_argument("--handoff", choices=HANDOFF_MODES, default="reencode", help="tail handoff: re-encode decoded frames (default) or carry latents")
     how.add_argument("--anchor-continuations", type=float, default=0.0, help="soft anchor of --image on every continuation, 0..1 (default 0: off)")
     how.add_argument("--two-stage", action="store_true", help="render at half size, upsample x2 in latent space, refine at full size")
@@ -91,8 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--crf", type=int, default=18, help="H.264 quality (0 = lossless, 18 default)")
 
     memory = commands.add_parser("memory", help="plan the memory of a render: per phase and offload mode, and which mode fits")
-    memory.add_argument("--checkpoint", type=Path, required=True, help="official LTX-2 / LTX-2.3 .safetensors")
-    memory.add_argument("--gemma", type=Path, help="Gemma 3 12B: a model folder, or ComfyUI's single .safetensors")
+    _model_file_args(memory, required=True)
     memory.add_argument("--upsampler", type=Path, help="spatial x2 latent upsampler file (two-stage renders)")
     memory.add_argument("--width", type=int, default=768)
     memory.add_argument("--height", type=int, default=512)
@@ -106,6 +107,27 @@ def _parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON Schema of schedule files")
     schema.add_argument("--indent", type=int, default=2)
     return parser
+
+
+def _model_file_args(group, required: bool = False) -> None:
+    group.add_argument("--checkpoint", type=Path, required=required,
+                       help="official LTX-2 / LTX-2.3 single-file .safetensors, an LTX-2.5 transformer file (with --vae and --audio-vae), "
+                       "or a folder laid out as the official release (diffusion_models/, text_encoders/, vae/)")  # fmt: skip
+    group.add_argument("--gemma", "--text-encoder", dest="gemma", type=Path,
+                       help="the text encoder: Gemma 3 12B (a model folder, or ComfyUI's single .safetensors) for LTX-2 / 2.3; "
+                       "the LTX-2.5 text-encoder file (gemma4-12b-with-proj-ltx-2.5*.safetensors) for LTX-2.5")  # fmt: skip
+    group.add_argument("--vae", type=Path, help="LTX-2.5: the video VAE file (vae/ltx-2.5-video-vae-conv*.safetensors)")
+    group.add_argument("--audio-vae", type=Path, help="LTX-2.5: the audio VAE + vocoder file (vae/ltx-2.5-audio-vae*.safetensors)")
+
+
+def _model_set(args: argparse.Namespace):
+    """The model's files from --checkpoint / --gemma / --vae / --audio-vae (checked from their headers)."""
+    from .loading.model_set import ModelSet
+
+    files = ModelSet.resolve(args.checkpoint, args.gemma, vae=args.vae, audio_vae=args.audio_vae)
+    if files.text_encoder is None:
+        raise InputError([("--gemma", "the model needs its text encoder: Gemma 3 12B (a model folder or a .safetensors file) for LTX-2 / 2.3, the LTX-2.5 text-encoder file for LTX-2.5")])
+    return files
 
 
 def _memory_args(group) -> None:
@@ -141,7 +163,8 @@ def _plans(args: argparse.Namespace, device, width: int, height: int, frames: in
     blocks = getattr(args, "blocks", None)
     if blocks is not None and blocks < 1:
         raise InputError([("--blocks", f"must be at least 1, got {blocks}")])
-    return plan_files(args.checkpoint, args.gemma, geometry, weights=args.weights, dtype=dtype, device_type=device.type, upsampler=args.upsampler, blocks=blocks)
+    files = _model_set(args) if args.gemma or args.checkpoint.is_dir() else args.checkpoint  # no Gemma given: Gemma 3 12B as shipped
+    return plan_files(files, args.gemma, geometry, weights=args.weights, dtype=dtype, device_type=device.type, upsampler=args.upsampler, blocks=blocks)
 
 
 def _choose(plans, budget: int, mode: str = "auto", blocks: int | None = None):
@@ -196,9 +219,10 @@ def _measure_load(args: argparse.Namespace, device, plan) -> dict:
         with open("/proc/self/status") as f:
             return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
 
-    models = load_models(args.checkpoint, args.gemma, device=device, weights=args.weights, offload=plan.mode, blocks=plan.blocks or 8)
+    files = _model_set(args)
+    models = load_models(files, device=device, weights=args.weights, offload=plan.mode, blocks=plan.blocks or 8)
     weights = sum(t.nbytes for m in models.modules().values() for t in [*m.parameters(), *m.buffers()] if not t.is_meta)
-    file_bytes = sum(p.stat().st_size for p in [args.checkpoint, *([args.gemma] if args.gemma and args.gemma.is_file() else [])])
+    file_bytes = sum(p.stat().st_size for p in [*files.files(), *([files.text_encoder] if files.text_encoder.is_file() else [])])
     return {"mode": plan.mode, "measured_peak_bytes": peak(), "loaded_weight_bytes": weights, "file_bytes": file_bytes, "planned_peak_bytes": plan.peak}
 
 
@@ -282,8 +306,7 @@ def _render(args: argparse.Namespace) -> int:
 
     if args.demo == bool(args.checkpoint):
         raise InputError([("--checkpoint", "give --checkpoint and --gemma for the real model, or --demo for the built-in tiny one")])
-    if args.checkpoint and not args.gemma:
-        raise InputError([("--gemma", "the LTX checkpoint needs the Gemma 3 text encoder: a model folder or a .safetensors file")])
+    files = None if args.demo else _model_set(args)
     plan = _plan_from_args(args)
     schedule = _schedule_for_render(args)
     settings = RenderSettings(
@@ -295,6 +318,7 @@ def _render(args: argparse.Namespace) -> int:
         two_stage=args.two_stage,
         anchor_continuations=args.anchor_continuations,
         tile=_tiling(args.tile),
+        sampler=args.sampler,
     )
     if args.demo:
         print("DEMO: a tiny built-in model with random weights; the picture and the sound are noise.", file=sys.stderr)
@@ -310,7 +334,7 @@ def _render(args: argparse.Namespace) -> int:
         if args.offload == "auto" or args.verbose:
             print(f"offload: {plan_memory.label}, planned peak {plan_memory.peak / 2**30:.1f} GiB", file=sys.stderr)
         models = load_models(
-            args.checkpoint, args.gemma, tokenizer=args.tokenizer, device=device, fused_loras=fused, spatial_upsampler=args.upsampler,
+            files, tokenizer=args.tokenizer, device=device, fused_loras=fused, spatial_upsampler=args.upsampler,
             weights=args.weights, offload=plan_memory.mode, blocks=args.blocks or plan_memory.blocks or 8, low_ram=args.low_ram,
             on_phase=(lambda record: print(f"  {record}", file=sys.stderr)) if args.verbose else None,
         )  # fmt: skip

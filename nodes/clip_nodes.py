@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..ltx2.chain.plan import MAX_CLIP_FRAMES, MAX_FPS, MIN_CLIP_FRAMES
 from ..ltx2.chain.schedule import MAX_SEED
 from ..ltx2.pipeline.clip import render_clip
-from ..ltx2.pipeline.settings import RenderSettings, full_schedule
+from ..ltx2.pipeline.settings import SAMPLERS, RenderSettings, full_schedule
 from ..ltx2.text.encoder import TextConditioning
 from . import host
 from .chain_model import ModelType, prepared
@@ -89,6 +89,7 @@ class ClipSampler(io.ComfyNode):
                 io.Int.Input("steps", default=0, min=0, max=200, optional=True, tooltip="Denoise steps. 0: the distilled 8-step schedule (distilled checkpoints, or dev + distilled LoRA). Above 0: the full models' schedule with that many steps (e.g. 30)."),
                 io.Combo.Input("guidance", options=list(GUIDANCE_MODES), default="auto", optional=True, tooltip="Guidance when cfg is 0: 'reference' = the reference pipelines' CFG + STG + modality guidance, 'off' = one pass per step, 'auto' = off on the distilled schedule, reference otherwise."),
                 io.Float.Input("cfg", default=0.0, min=0.0, max=100.0, step=0.1, optional=True, tooltip="A plain CFG scale on video and audio instead of the guidance mode (0 = use the guidance mode, 1 = no guidance)."),
+                io.Combo.Input("sampler", options=list(SAMPLERS), default="auto", optional=True, tooltip="The denoise step. 'auto': what the reference pipelines use for the loaded model (ancestral Euler on LTX-2.5's distilled first stage, Euler otherwise); 'euler'; 'ancestral' (part of each step re-noised with seeded noise)."),
             ],
             outputs=[
                 io.Latent.Output("video_latent", tooltip="The video latent {samples: [1, 128, F', H/32, W/32]} (ComfyUI's LTX-2 layout)."),
@@ -98,8 +99,8 @@ class ClipSampler(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, prompt, image_strength, width, height, frames, fps, seed, steps=0, guidance="auto", cfg=0.0, conditioning=None, image=None):
-        settings = RenderSettings(width=width, height=height, sigmas=full_schedule(steps) if steps else RenderSettings.sigmas, guidance=guidance)
+    def execute(cls, model, prompt, image_strength, width, height, frames, fps, seed, steps=0, guidance="auto", cfg=0.0, sampler="auto", conditioning=None, image=None):
+        settings = RenderSettings(width=width, height=height, sigmas=full_schedule(steps) if steps else RenderSettings.sigmas, guidance=guidance, sampler=sampler)
         node_id = cls.hidden.unique_id if cls.hidden is not None else None
         with prepared(model, settings.geometry(frames, 1, fps)) as models:
             if conditioning is not None:

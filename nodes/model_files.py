@@ -22,6 +22,8 @@ CHECKPOINTS = "checkpoints"
 TEXT_ENCODERS = "text_encoders"
 LORAS = "loras"
 LATENT_UPSCALERS = "latent_upscale_models"
+DIFFUSION_MODELS = "diffusion_models"
+VAE = "vae"
 WEIGHTS = ".safetensors"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 

@@ -12,7 +12,7 @@ from ..ltx2.memory.activations import MIN_TILE_FRAMES, MIN_TILE_PIXELS, fixed_ti
 from ..ltx2.model.vae_tiling import VideoTiling
 from ..ltx2.pipeline.images import load_image
 from ..ltx2.pipeline.run import render_chain
-from ..ltx2.pipeline.settings import HANDOFF_MODES, RenderSettings, full_schedule
+from ..ltx2.pipeline.settings import HANDOFF_MODES, SAMPLERS, RenderSettings, full_schedule
 from . import host
 from .chain_model import ModelType, prepared
 from .host import CATEGORY, NODE_PREFIX, io
@@ -89,6 +89,7 @@ class ChainSampler(io.ComfyNode):
                 io.Boolean.Input("crossfade", default=False, optional=True, tooltip="Each continuation delivers the overlap itself, its first frames blended from the previous chunk's tail into its own content (instead of keeping the previous chunk's frames there). Softens seams when handoff_strength is below 1."),
                 io.Int.Input("tile_size", default=0, min=0, max=4096, step=32, optional=True, tooltip="Spatial tile size in pixels for decoding (and re-encoding) the video, a multiple of 32, at least 96. 0: automatic, the largest tiles that fit the free device memory when temporal_tile is 0 too, else 768. Smaller tiles use less memory and take longer."),
                 io.Int.Input("temporal_tile", default=0, min=0, max=1024, step=8, optional=True, tooltip="Frames per temporal tile for decoding (and re-encoding) the video, a multiple of 8, at least 24. 0: automatic, chosen from the free device memory when tile_size is 0 too, else 80. Fewer frames use less memory."),
+                io.Combo.Input("sampler", options=list(SAMPLERS), default="auto", optional=True, tooltip="The denoise step. 'auto': what the reference pipelines use for the loaded model (ancestral Euler on LTX-2.5's distilled first stage, Euler otherwise); 'euler'; 'ancestral' (part of each step re-noised with seeded noise)."),
             ],
             outputs=[
                 io.Video.Output("video", tooltip="The finished MP4 (standard VIDEO: Save Video, Preview Video and the like take it)."),
@@ -105,7 +106,7 @@ class ChainSampler(io.ComfyNode):
         return check_schedule_json(schedule)
 
     @classmethod
-    def execute(cls, model, schedule, total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, width, height, handoff, drift, filename_prefix, keep_partial, return_frames, steps=0, guidance="auto", two_stage=False, anchor_continuations=0.0, crossfade=False, tile_size=0, temporal_tile=0, schedule_in=None):
+    def execute(cls, model, schedule, total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, width, height, handoff, drift, filename_prefix, keep_partial, return_frames, steps=0, guidance="auto", two_stage=False, anchor_continuations=0.0, crossfade=False, tile_size=0, temporal_tile=0, sampler="auto", schedule_in=None):
         source = _schedule(schedule_in, schedule)
         plan = plan_from_inputs(total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, crossfade)
         settings = RenderSettings(
@@ -118,6 +119,7 @@ class ChainSampler(io.ComfyNode):
             two_stage=two_stage,
             anchor_continuations=anchor_continuations,
             tile=_tiling(tile_size, temporal_tile),
+            sampler=sampler,
         )
         target = video_target(filename_prefix)
         held = plan.total_frames * width * height * 12  # float32 RGB frames

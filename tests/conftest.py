@@ -166,6 +166,10 @@ TINY_FILES = {
     "loras/ltx-2-19b-distilled-lora-384.safetensors": TINY + "tiny-ltx-2-19b-lora-r4.safetensors",
     "loras/ltx-2-19b-lora-camera-control-dolly-in.safetensors": TINY + "tiny-ltx-2-19b-lora-r4.safetensors",
     "latent_upscale_models/ltx-2.3-spatial-upscaler-x2-1.1.safetensors": TINY + "tiny-ltx-2.3-spatial-upscaler-x2-1.1.safetensors",
+    "diffusion_models/ltx-2.5-22b-distilled-transformer-bf16.safetensors": TINY + "ltx-2.5/diffusion_models/tiny-ltx-2.5-22b-transformer.safetensors",
+    "text_encoders/gemma4-12b-with-proj-ltx-2.5-bf16.safetensors": TINY + "ltx-2.5/text_encoders/tiny-gemma4-with-proj-ltx-2.5.safetensors",
+    "vae/ltx-2.5-video-vae-conv-bf16.safetensors": TINY + "ltx-2.5/vae/tiny-ltx-2.5-video-vae-conv.safetensors",
+    "vae/ltx-2.5-audio-vae-bf16.safetensors": TINY + "ltx-2.5/vae/tiny-ltx-2.5-audio-vae.safetensors",
 }
 TINY_GEMMA_AS = "text_encoders/gemma_3_12B_it.safetensors"
 """Stands for ComfyUI's Gemma single file: here a folder with the tiny Gemma and a tiny tokenizer (same name)."""

@@ -9,7 +9,7 @@ from ltx2.model.vocoder import BandwidthExtendedVocoder
 
 
 def run(case):
-    codec = AudioCodec.from_checkpoint(CheckpointFile(case.checkpoint), dtype=torch.float32, parts=("decoder", "vocoder"))
+    codec = AudioCodec.from_checkpoint(CheckpointFile(case.checkpoint_file("audio_vae")), dtype=torch.float32, parts=("decoder", "vocoder"))
     latent = case.inputs["latent"]
     with torch.inference_mode():
         mel = codec.decoder(latent)

@@ -1,11 +1,18 @@
 """Hidden states -> features -> connectors -> (19B) caption projections, against the reference."""
 
 import torch
+from reference import path
 
 from ltx2.loading.checkpoint import CheckpointFile
-from ltx2.loading.text_encoder import load_feature_extractor
+from ltx2.loading.text_encoder import load_feature_extractor, projection_file
 from ltx2.loading.transformer import load_text_connectors, load_transformer
 from ltx2.text.encoder import TextConditioning
+
+
+def text_encoder_file(case):
+    """The split layout's text-encoder file (LTX-2.5: Gemma 4 + the text projection); None for a single file."""
+    relative = case.meta.get("checkpoint_files", {}).get("text_encoder")
+    return path(relative) if relative else None
 
 
 def check_text_path(case, features: TextConditioning) -> None:
@@ -28,7 +35,9 @@ def check_text_path(case, features: TextConditioning) -> None:
 
 def run(case):
     hidden, mask = case.inputs["hidden_states"], case.inputs["attention_mask"]
-    extractor = load_feature_extractor(CheckpointFile(case.checkpoint), hidden.shape[2], hidden.shape[3], dtype=torch.float32)
+    ckpt = CheckpointFile(case.checkpoint)
+    projection = projection_file(ckpt, text_encoder_file(case))
+    extractor = load_feature_extractor(ckpt, hidden.shape[2], hidden.shape[3], projection=projection, dtype=torch.float32)
     with torch.no_grad():
         video, audio = extractor(hidden, mask)
     check_text_path(case, TextConditioning(video, audio, mask, "features"))

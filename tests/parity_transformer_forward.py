@@ -1,4 +1,5 @@
-"""Runner for ``transformer_forward`` cases: positions, RoPE tables and the five velocity variants."""
+"""Runner for ``transformer_forward`` cases: positions, RoPE tables and the five velocity variants; for 2.5 also
+the video tokens after the patchify projection (with the first-frame marker) and the velocity without the marker."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def positions(case) -> tuple[torch.Tensor, torch.Tensor]:
     return video_positions(f, h, w, v["fps"], batch=v["batch"]), audio_positions(steps, batch=v["batch"])
 
 
-def inputs(case, vpos, apos, *, mask: bool = True, uniform_sigma: bool = False) -> tuple[ModalityInput, ModalityInput]:
+def inputs(case, vpos, apos, *, mask: bool = True, uniform_sigma: bool = False, keyframes: bool = True) -> tuple[ModalityInput, ModalityInput]:
     i = case.inputs
     v_t, a_t, v_sigma, a_sigma = i["video_timesteps"], i["audio_timesteps"], i["video_sigma"], i["audio_sigma"]
     if uniform_sigma:
@@ -25,13 +26,14 @@ def inputs(case, vpos, apos, *, mask: bool = True, uniform_sigma: bool = False) 
         a_t = v_sigma[:, None].expand_as(a_t)
         a_sigma = v_sigma
     context_mask = i["context_mask"] if mask else None
-    video = ModalityInput(i["video_latent"], v_t, v_sigma, vpos, i["video_context"], context_mask)
+    keyframes_mask = i.get("video_keyframes_mask") if keyframes else None
+    video = ModalityInput(i["video_latent"], v_t, v_sigma, vpos, i["video_context"], context_mask, keyframes_mask)
     audio = ModalityInput(i["audio_latent"], a_t, a_sigma, apos, i["audio_context"], context_mask)
     return video, audio
 
 
 def load(case):
-    return load_transformer(CheckpointFile(case.checkpoint), dtype=torch.float32)
+    return load_transformer(CheckpointFile(case.checkpoint_file("transformer")), dtype=torch.float32)
 
 
 def run(case) -> None:
@@ -54,6 +56,9 @@ def run(case) -> None:
             "_isolated": (dict(), ISOLATED),
             "_uniform_sigma": (dict(uniform_sigma=True), None),
         }
+        if "video_keyframes_mask" in case.inputs:
+            variants["_no_keyframes_mask"] = (dict(keyframes=False), None)
+            case.check("video_hidden_after_patchify", model.tokens(inputs(case, vpos, apos)[0], video=True))
         for suffix, (options, perturbation) in variants.items():
             v, a = model(*inputs(case, vpos, apos, **options), perturbation)
             case.check(f"video_velocity{suffix}", v)

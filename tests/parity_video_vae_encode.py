@@ -7,7 +7,7 @@ from ltx2.loading.video_vae import load_video_encoder
 
 
 def run(case):
-    encoder = load_video_encoder(CheckpointFile(case.checkpoint), dtype=torch.float32)
+    encoder = load_video_encoder(CheckpointFile(case.checkpoint_file("video_vae")), dtype=torch.float32)
     video = case.inputs["video"]
     with torch.no_grad():
         case.check("latent", encoder(video))

@@ -45,7 +45,23 @@ class Case:
 
     @property
     def checkpoint(self) -> Path:
+        """The file the case's reference run loaded its model from (for split cases, the one of the kind's component)."""
         return REFERENCE / self.meta["checkpoint"]
+
+    @property
+    def split(self) -> bool:
+        """LTX-2.5 ships one file per component (``checkpoint_layout: "split"``); 19B and 2.3 one file for all."""
+        return self.meta.get("checkpoint_layout", "single") == "split"
+
+    def checkpoint_file(self, component: str) -> Path:
+        """The file holding ``component`` (``transformer``, ``text_encoder``, ``video_vae``, ``audio_vae``): its own
+        file in a split case, the single checkpoint otherwise."""
+        if not self.split:
+            return self.checkpoint
+        files = self.meta["checkpoint_files"]
+        if component not in files:
+            raise ValueError(f"{self.id}: no {component!r} file among {sorted(files)}")
+        return REFERENCE / files[component]
 
     def tolerance(self, name: str) -> dict:
         return self.meta["expected"][name].get("tolerance", {"metric": "rel_l2", "max": 1e-5})

@@ -198,7 +198,7 @@ def pack_message(pack):
 
 def test_tile_inputs_reach_the_render_settings(pack, demo, tiny_models, monkeypatch):
     inputs = node(pack, "ChainSampler").GET_SCHEMA().inputs
-    assert [(i.id, i.optional) for i in inputs[-2:]] == [("tile_size", True), ("temporal_tile", True)]  # old workflows still validate
+    assert [(i.id, i.optional) for i in inputs[-3:]] == [("tile_size", True), ("temporal_tile", True), ("sampler", True)]  # old workflows still validate
     tiling = importlib.import_module(pack.__name__ + ".ltx2.model.vae_tiling")
     Axis, Tiling = tiling.AxisTiling, tiling.VideoTiling
 

@@ -29,15 +29,23 @@ def tiny_gemma():
     return load_gemma_text_model(TINY_GEMMA, dtype=torch.float32)
 
 
-@pytest.mark.parametrize("name, version", [("ltx-2-19b.json", 1), ("ltx-2.3-22b.json", 2)])
-def test_full_size_projection_keys_match_manifest(name, version):
-    m = manifest(name)
+@pytest.mark.parametrize(
+    "config_from, tensors_from, version",
+    [
+        ("ltx-2-19b.json", "ltx-2-19b.json", 1),
+        ("ltx-2.3-22b.json", "ltx-2.3-22b.json", 2),
+        ("ltx-2.5-22b-transformer.json", "gemma4-12b-with-proj-ltx-2.5.json", 2),  # 2.5: the projection is in the TE file
+    ],
+)
+def test_full_size_projection_keys_match_manifest(config_from, tensors_from, version):
+    config = manifest(config_from)["config"]["transformer"]
+    # Gemma 3 12B; Gemma 4 12B is reported with the same width and depth (3840, 48 layers)
     hidden, states = GEMMA3_12B_TEXT_CONFIG["hidden_size"], GEMMA3_12B_TEXT_CONFIG["num_hidden_layers"] + 1
     assert (hidden, states) == (3840, 49)
-    assert feature_extractor_version(m["config"]["transformer"]) == version
-    module = build_on_meta(lambda: feature_extractor_from_config(m["config"]["transformer"], hidden, states))
+    assert feature_extractor_version(config) == version
+    module = build_on_meta(lambda: feature_extractor_from_config(config, hidden, states))
     ours = {"text_embedding_projection." + k: list(v.shape) for k, v in module.state_dict().items()}
-    theirs = {k: v["shape"] for k, v in m["tensors"].items() if k.startswith("text_embedding_projection.")}
+    theirs = {k: v["shape"] for k, v in manifest(tensors_from)["tensors"].items() if k.startswith("text_embedding_projection.")}
     assert ours == theirs
 
 

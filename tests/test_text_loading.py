@@ -140,12 +140,12 @@ def test_bundled_gemma3_12b_config_builds_the_real_text_model():
 
 
 def test_wrong_files_are_named(tmp_path):
-    with pytest.raises(CheckpointMismatch, match=r"tiny-ltx-2\.3-22b\.safetensors: not a Gemma 3 text encoder"):
+    with pytest.raises(CheckpointMismatch, match=r"tiny-ltx-2\.3-22b\.safetensors: not a Gemma text encoder"):
         load_gemma_text_model(LTX23)
     with pytest.raises(FileNotFoundError, match=r"nothing_here\.safetensors"):
         load_gemma_text_model(tmp_path / "nothing_here.safetensors")
     (tmp_path / "notes.txt").write_text("hi")
-    with pytest.raises(ValueError, match=r"notes\.txt is not a Gemma 3 model folder or a \.safetensors file"):
+    with pytest.raises(ValueError, match=r"notes\.txt is not a Gemma model folder or a \.safetensors file"):
         load_gemma_text_model(tmp_path / "notes.txt")
     with pytest.raises(FileNotFoundError, match=r"has no config\.json"):
         load_gemma_text_model(tmp_path)

@@ -1,4 +1,5 @@
-"""Full-size 19B and 2.3 configs built on meta reproduce every ``model.diffusion_model.`` key and shape."""
+"""Full-size 19B, 2.3 and 2.5 configs built on meta reproduce every ``model.diffusion_model.`` key and shape (for
+2.5: the whole split transformer file, DiT and text connectors)."""
 
 import pytest
 from reference import manifest
@@ -8,8 +9,11 @@ from ltx2.loading.transformer import DIT_PREFIX
 from ltx2.model.connector import ConnectorConfig, EmbeddingsConnector
 from ltx2.model.transformer import AudioVideoTransformer
 
+# Tensor counts from the reference README: 2.5 = 2.3's 4444 - 96 video feed-forward biases + the keyframes embedding.
+DIT_TENSORS = {"ltx-2-19b.json": 3568, "ltx-2.3-22b.json": 4444, "ltx-2.5-22b-transformer.json": 4349}
 
-@pytest.mark.parametrize("name", ["ltx-2-19b.json", "ltx-2.3-22b.json"])
+
+@pytest.mark.parametrize("name", sorted(DIT_TENSORS))
 def test_dit_and_connectors_match_manifest(name):
     m = manifest(name)
     expected = {k: v["shape"] for k, v in m["tensors"].items() if k.startswith(DIT_PREFIX)}
@@ -22,5 +26,10 @@ def test_dit_and_connectors_match_manifest(name):
     assert sorted(set(expected) - set(built))[:5] == []
     assert sorted(set(built) - set(expected))[:5] == []
     assert {k: s for k, s in built.items() if expected[k] != s} == {}
-    # caption projections live in the 19B DiT only
+    assert len(built) == DIT_TENSORS[name]
+    # caption projections live in the 19B DiT only; the keyframes embedding and bias-free video FFNs in 2.5 only
     assert hasattr(dit, "caption_projection") == (name == "ltx-2-19b.json")
+    ltx25 = name == "ltx-2.5-22b-transformer.json"
+    assert hasattr(dit, "keyframes_abs_pos_embedding") == ltx25
+    assert (dit.transformer_blocks[0].ff.net[2].bias is None) == ltx25
+    assert dit.transformer_blocks[0].audio_ff.net[2].bias is not None

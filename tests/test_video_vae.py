@@ -52,7 +52,7 @@ def shapes(module) -> dict[str, list[int]]:
 # ------------------------------------------------------------------------------------------------ manifests
 
 
-@pytest.mark.parametrize("name", ["ltx-2-19b.json", "ltx-2.3-22b.json"])
+@pytest.mark.parametrize("name", ["ltx-2-19b.json", "ltx-2.3-22b.json", "ltx-2.5-video-vae-conv.json"])
 def test_full_size_video_vae_keys_and_shapes(name):
     m = manifest(name)
     cfg = VideoVAEConfig.from_checkpoint_config(m["config"])

@@ -1,4 +1,5 @@
-"""Load the audio VAE encoder / decoder and the vocoder from an official single-file checkpoint.
+"""Load the audio VAE encoder / decoder and the vocoder from an official checkpoint: the single file, or LTX-2.5's
+split audio VAE file (the same keys and ``audio_vae`` / ``vocoder`` config sections).
 
 File layout: ``audio_vae.encoder.*``, ``audio_vae.decoder.*`` and ``audio_vae.per_channel_statistics.*`` (shared by
 encoder and decoder); ``vocoder.*`` with exactly one leading ``vocoder.`` removed (LTX-2.3's
@@ -27,20 +28,21 @@ def audio_vae_state(checkpoint: CheckpointFile, part: str) -> dict[str, LazyTens
 
 
 def load_audio_encoder(checkpoint: CheckpointFile, *, device="cpu", dtype: torch.dtype | None = None) -> AudioEncoder:
-    cfg = AudioVAEConfig.from_config(checkpoint.config["audio_vae"])
+    cfg = AudioVAEConfig.from_config(checkpoint.require("audio VAE"))
     module = build_on_meta(lambda: AudioEncoder(cfg))
-    return load_into(module, audio_vae_state(checkpoint, "encoder"), device=device, dtype=dtype, what="audio VAE encoder")
+    return load_into(module, audio_vae_state(checkpoint, "encoder"), device=device, dtype=dtype, what=f"audio VAE encoder ({checkpoint.path.name})")
 
 
 def load_audio_decoder(checkpoint: CheckpointFile, *, device="cpu", dtype: torch.dtype | None = None) -> AudioDecoder:
-    cfg = AudioVAEConfig.from_config(checkpoint.config["audio_vae"])
+    cfg = AudioVAEConfig.from_config(checkpoint.require("audio VAE"))
     module = build_on_meta(lambda: AudioDecoder(cfg))
-    return load_into(module, audio_vae_state(checkpoint, "decoder"), device=device, dtype=dtype, what="audio VAE decoder")
+    return load_into(module, audio_vae_state(checkpoint, "decoder"), device=device, dtype=dtype, what=f"audio VAE decoder ({checkpoint.path.name})")
 
 
 def load_vocoder(checkpoint: CheckpointFile, *, device="cpu", dtype: torch.dtype | None = torch.float32):
     """The LTX-2 HiFi-GAN or the LTX-2.3 BigVGAN + bandwidth extension, whichever the config describes.
 
     float32 by default: the reference runs the 2.3 vocoder in float32 whatever the weights' dtype."""
-    module = build_on_meta(lambda: build_vocoder(checkpoint.config["vocoder"]))
-    return load_into(module, checkpoint.lazy("vocoder."), device=device, dtype=dtype, what="vocoder")
+    cfg = checkpoint.require("vocoder")
+    module = build_on_meta(lambda: build_vocoder(cfg))
+    return load_into(module, checkpoint.lazy("vocoder."), device=device, dtype=dtype, what=f"vocoder ({checkpoint.path.name})")

@@ -1,4 +1,8 @@
-"""An official single-file checkpoint: its ``__metadata__`` (``config``, ``model_version``) and its tensors.
+"""An official checkpoint file: its ``__metadata__`` (``config``, ``model_version``) and its tensors. LTX-2 (19B) and
+LTX-2.3 ship one file for every component; LTX-2.5 ships one file per component (transformer with the text
+connectors, video VAE, audio VAE with the vocoder), each with only its own ``config`` section(s) and the same key
+prefixes as the single file. A loader asks for its component with :meth:`CheckpointFile.require`, so a file that
+lacks it fails with a message naming the file and what to pass instead.
 
 Tensors are read one at a time, straight from the file into a tensor of their own (``read``): no memory map is
 kept, so a loaded tensor is the only copy in the process (the OS page cache is not the process's memory), and
@@ -15,10 +19,51 @@ from pathlib import Path
 
 import torch
 
+from .build import CheckpointMismatch
 from .lazy import LazyTensor
 
-ARCHITECTURES = ("ltx2", "ltx23")
-"""``ltx2``: LTX-2 (19B); ``ltx23``: LTX-2.3 (22B)."""
+ARCHITECTURES = ("ltx2", "ltx23", "ltx25")
+"""``ltx2``: LTX-2 (19B); ``ltx23``: LTX-2.3 (22B); ``ltx25``: LTX-2.5 (22B, split files)."""
+
+COMPONENTS = {
+    "transformer": ("transformer", "model.diffusion_model.patchify_proj.", "transformer"),
+    "text connectors": ("transformer", "model.diffusion_model.video_embeddings_connector.", "transformer"),
+    "video VAE": ("vae", "vae.", "video VAE"),
+    "audio VAE": ("audio_vae", "audio_vae.", "audio VAE"),
+    "vocoder": ("vocoder", "vocoder.", "audio VAE"),
+}
+"""Component -> (its ``config`` section, a tensor prefix it cannot do without, the LTX-2.5 split file that holds it)."""
+
+
+class MissingComponent(CheckpointMismatch):
+    """A file lacks a whole component (typically one of LTX-2.5's split files given where another belongs)."""
+
+
+class CheckpointConfig(dict):
+    """``__metadata__["config"]``: a section the file lacks raises :class:`MissingComponent` naming the file."""
+
+    file = "checkpoint"
+
+    def __missing__(self, section: str):
+        component = next((name for name, (own, _, _) in COMPONENTS.items() if own == section), None)
+        if component is None:
+            raise MissingComponent(f"{self.file} has no {section!r} config section")
+        raise MissingComponent(_missing(self.file, component, f"no {section!r} config section"))
+
+
+def _missing(file: str, component: str, lacks: str) -> str:
+    return f"{file} has no {component} ({lacks}): pass the {COMPONENTS[component][2]} file"
+
+
+def parse_version(text: str | None) -> tuple[int, ...]:
+    """``model_version`` as integers, as the reference reads it: ``-`` counts as ``.``, and the parts up to the first
+    one that is not a number are kept ("2.5.0" -> (2, 5, 0), "2.5.0rc1" -> (2, 5), unset -> ())."""
+    numbers = []
+    for part in (text or "").replace("-", ".").split("."):
+        if not (part.isascii() and part.isdigit()):
+            break
+        numbers.append(int(part))
+    return tuple(numbers)
 
 
 STORAGE_DTYPES = {
@@ -51,14 +96,37 @@ class CheckpointFile:
         self._data_start = 8 + _header_length(self.path)
 
     @property
-    def config(self) -> dict:
+    def config(self) -> CheckpointConfig:
         """``__metadata__["config"]`` parsed (a JSON string in the official files); {} if absent."""
         raw = self.metadata.get("config")
-        return json.loads(raw) if raw else {}
+        config = CheckpointConfig(json.loads(raw) if raw else {})
+        config.file = self.path.name
+        return config
 
     @property
     def model_version(self) -> str | None:
         return self.metadata.get("model_version")
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        """:attr:`model_version` parsed (:func:`parse_version`); () when unset (real 19B files)."""
+        return parse_version(self.model_version)
+
+    @property
+    def architecture(self) -> str:
+        """:func:`detect_architecture` of this file (meaningful for a file holding the transformer)."""
+        return detect_architecture(self.config, self.model_version)
+
+    def require(self, component: str) -> dict:
+        """The ``config`` section of ``component`` (a key of :data:`COMPONENTS`), after checking that the file holds
+        both the section and the component's tensors; else :class:`MissingComponent` naming the file."""
+        section, prefix, _ = COMPONENTS[component]
+        config = self.config
+        if section not in config:
+            raise MissingComponent(_missing(self.path.name, component, f"no {section!r} config section"))
+        if not any(key.startswith(prefix) for key in self.shapes):
+            raise MissingComponent(_missing(self.path.name, component, f"no {prefix}* tensors"))
+        return config[section]
 
     def keys(self, prefix: str = "") -> list[str]:
         return [k for k in self.shapes if k.startswith(prefix)]
@@ -107,10 +175,15 @@ class CheckpointFile:
         return out
 
 
-def detect_architecture(config: dict) -> str:
-    """``ltx2`` or ``ltx23`` from the config's flags (real 19B files may carry no ``model_version``)."""
+def detect_architecture(config: dict, model_version: str | None = None) -> str:
+    """``ltx25`` when the transformer file's ``model_version`` is 2.5 or later (unversioned: when its transformer
+    config has 2.5's keyframes embedding); else ``ltx23`` or ``ltx2`` from the config's flags (real 19B files may
+    carry no ``model_version``)."""
     transformer = config.get("transformer", {})
     vocoder = config.get("vocoder", {})
+    version = parse_version(model_version)
+    if version >= (2, 5) or (not version and transformer.get("use_keyframes_abs_pos_embedding")):
+        return "ltx25"
     if transformer.get("cross_attention_adaln") or transformer.get("apply_gated_attention") or "bwe" in vocoder:
         return "ltx23"
     return "ltx2"

@@ -1,6 +1,10 @@
-"""Load the Gemma 3 text model (HF ``transformers``) and its tokenizer from what users already have on disk.
+"""Load the Gemma text model (HF ``transformers``) and its tokenizer from what users already have on disk.
 
-Two sources, never a download (everything runs with ``local_files_only``):
+LTX-2 and LTX-2.3 encode prompts with Gemma 3 12B (``gemma3_text``), LTX-2.5 with the language model of Gemma 4
+unified (``gemma4_unified_text``, :data:`TEXT_MODELS`). Both take the same path: the HF text model built on meta
+from its config, the weights streamed in strictly, fp8 kept or dequantised.
+
+Three sources, never a download (everything runs with ``local_files_only``):
 
 * a **model folder** written by ``save_pretrained`` (``config.json`` + ``model.safetensors`` or shards with
   ``model.safetensors.index.json``), e.g. ``google/gemma-3-12b-it`` or its QAT-unquantized variant. Only the
@@ -13,6 +17,8 @@ Two sources, never a download (everything runs with ``local_files_only``):
   ``scale_weight``) sibling; they stay fp8 in memory (``Fp8Linear``, dequantised inside each forward) or, with
   ``weights="full"``, are dequantised as they load (``fp8 * scale``). Other quantised layouts (fp4 /
   nvfp4 "mixed", int8 block-wise) are refused with an error naming the file.
+* a **packed single file** (LTX-2.5's ``gemma4-12b-with-proj-ltx-2.5*.safetensors``): the same flat key layout,
+  with the HF config, the tokenizer and LTX's ``gemma_version`` inside (:mod:`ltx2.loading.gemma_packed`).
 
 The text model is built on the meta device from its config and loaded strictly (every key of the model must
 come from the file, every text-model key of the file must land in the model).
@@ -30,7 +36,7 @@ from torch import nn
 
 from ..model.fp8_linear import FP8, Fp8Linear, dequantize
 from .build import CheckpointMismatch, build_on_meta, load_into
-from .checkpoint import CheckpointFile
+from .gemma_packed import open_safetensors, packed_config, write_tokenizer_folder
 from .lazy import LazyTensor, quantized_at_load
 
 GEMMA3_12B_TEXT_CONFIG: dict = {
@@ -60,6 +66,15 @@ GEMMA3_12B_TEXT_CONFIG: dict = {
 }
 """The text part of Gemma 3 12B-it (what LTX-2 and LTX-2.3 use), for single files that carry no config."""
 
+TEXT_MODELS: dict[str, tuple[str, str, str]] = {
+    "gemma3_text": ("Gemma 3", "Gemma3TextConfig", "Gemma3TextModel"),
+    "gemma4_unified_text": ("Gemma 4", "Gemma4UnifiedTextConfig", "Gemma4UnifiedTextModel"),
+}
+"""Text model types that encode LTX prompts -> (name, HF config class, HF model class). Gemma 4's dense
+``gemma4`` only enhances prompts in the reference; LTX-2.5 encodes with the language model of ``gemma4_unified``.
+A config without ``model_type`` is Gemma 3's (the older overrides)."""
+TRANSFORMERS_FLOOR = "5.10"  # the first release with Gemma 4 unified (README: supported transformers versions)
+
 TEXT_MODEL_PREFIXES = ("model.language_model.", "language_model.model.", "model.", "")
 """Where the text model's keys live, most specific first: transformers >= 4.52 ``Gemma3ForConditionalGeneration``,
 older ``Gemma3ForConditionalGeneration``, ``Gemma3ForCausalLM`` / the ComfyUI single file, a bare text model."""
@@ -69,7 +84,7 @@ ACTIVATION_SCALE_SUFFIXES = (".input_scale", ".scale_input")  # activation scale
 QUANT_INFO_SUFFIX = ".comfy_quant"  # per-layer JSON (as uint8) naming the layout
 FP8_FORMATS = ("float8_e4m3fn", "float8_e5m2")
 FP8_DTYPES = (torch.float8_e4m3fn, torch.float8_e5m2)
-UNSUPPORTED = "use the bf16 or the fp8 (scaled) Gemma 3 file"
+UNSUPPORTED = "use a bf16 or fp8 (scaled) Gemma file"
 
 
 def _weight_files(folder: Path) -> list[Path]:
@@ -83,19 +98,57 @@ def _weight_files(folder: Path) -> list[Path]:
     raise FileNotFoundError(f"no Gemma weights in {folder}: expected model.safetensors, or shards listed in model.safetensors.index.json")
 
 
-def _text_config_from_folder(folder: Path) -> dict:
+def _folder_config(folder: Path) -> dict:
     path = folder / "config.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{folder} has no config.json: point to the Gemma 3 model folder written by save_pretrained (config.json + *.safetensors)")
-    config = json.loads(path.read_text())
-    return config.get("text_config", config)
+        raise FileNotFoundError(f"{folder} has no config.json: point to the Gemma model folder written by save_pretrained (config.json + *.safetensors)")
+    return json.loads(path.read_text())
+
+
+def gemma_config(source: str | os.PathLike) -> dict | None:
+    """The full HF config of a Gemma source: a folder's ``config.json``, a packed file's ``gemma_config``; None for
+    a single file that carries none (ComfyUI's Gemma 3)."""
+    path = Path(source)
+    if path.is_dir():
+        return _folder_config(path)
+    if path.is_file() and path.suffix == ".safetensors":
+        return packed_config(open_safetensors(path))
+    if path.exists():
+        raise ValueError(f"{path} is not a Gemma model folder or a .safetensors file")
+    raise FileNotFoundError(f"Gemma text encoder not found: {path} (give a model folder or a .safetensors file from models/text_encoders)")
+
+
+def text_part(config: dict | None) -> dict:
+    """The text model's config within a full HF config (``gemma_config``); Gemma 3 12B's for a source without one."""
+    return GEMMA3_12B_TEXT_CONFIG if config is None else config.get("text_config", config)
+
+
+def text_model_type(text_config: dict, where: str | os.PathLike) -> str:
+    """The config's key in :data:`TEXT_MODELS`, or an error naming ``where`` for a model LTX cannot encode with."""
+    model_type = text_config.get("model_type", "gemma3_text")
+    if model_type not in TEXT_MODELS:
+        raise CheckpointMismatch(
+            f"{where}: a Gemma text model of type {model_type!r} cannot encode LTX prompts; LTX-2 / 2.3 use Gemma 3 "
+            "(gemma3_text), LTX-2.5 Gemma 4 unified (gemma4_unified_text)"
+        )
+    return model_type
+
+
+def _hf_text_classes(model_type: str) -> tuple[type, type]:
+    import transformers
+
+    name, config_class, model_class = TEXT_MODELS[model_type]
+    classes = getattr(transformers, config_class, None), getattr(transformers, model_class, None)
+    if None in classes:
+        raise ImportError(f"{name} needs transformers >= {TRANSFORMERS_FLOOR}: the installed transformers {transformers.__version__} has no {model_class}")
+    return classes
 
 
 def text_model_prefix(keys: set[str], where: Path) -> str:
     for prefix in TEXT_MODEL_PREFIXES:
         if prefix + "embed_tokens.weight" in keys:
             return prefix
-    raise CheckpointMismatch(f"{where}: not a Gemma 3 text encoder (no embed_tokens.weight under any of {[p for p in TEXT_MODEL_PREFIXES if p]})")
+    raise CheckpointMismatch(f"{where}: not a Gemma text encoder (no embed_tokens.weight under any of {[p for p in TEXT_MODEL_PREFIXES if p]})")
 
 
 def _bytes(t: torch.Tensor) -> bytes:
@@ -105,7 +158,7 @@ def _bytes(t: torch.Tensor) -> bytes:
 def _text_model_state(files: list[Path], weights: str) -> dict[str, LazyTensor]:
     """The text model's tensors (prefix removed) as lazy reads. fp8 weights stay fp8 with their scale under
     ``<layer>.weight_scale`` (``weights`` ``auto`` / ``fp8``) or are dequantised as they stream in (``full``)."""
-    checkpoints = [CheckpointFile(f) for f in files]
+    checkpoints = [open_safetensors(f) for f in files]
     where = files[0] if len(files) == 1 else files[0].parent
     prefix = text_model_prefix({k for c in checkpoints for k in c.keys()}, where)
     raw: dict[str, LazyTensor] = {}
@@ -161,52 +214,50 @@ def _check_geometry(state: dict[str, torch.Tensor], config: dict, where: Path) -
     if found != wanted:
         raise CheckpointMismatch(
             f"{where}: {found[0]} layers and embeddings {list(found[1])}, but the Gemma config expects "
-            f"{wanted[0]} layers and embeddings {list(wanted[1])} (LTX-2 needs Gemma 3 12B)"
+            f"{wanted[0]} layers and embeddings {list(wanted[1])} (LTX-2 / 2.3 need Gemma 3 12B, LTX-2.5 Gemma 4 12B)"
         )
 
 
-def build_gemma_text_model(text_config: dict, state: dict[str, torch.Tensor | LazyTensor], *, device="cpu", dtype: torch.dtype | None = None, what: str = "Gemma 3", weights: str = "full", defer: bool = False) -> nn.Module:
-    """An HF ``Gemma3TextModel`` built on meta from ``text_config`` and loaded strictly from ``state``."""
-    from transformers import Gemma3TextConfig, Gemma3TextModel
-
-    config = Gemma3TextConfig(**{**text_config, "attn_implementation": "sdpa"})
-    model = build_on_meta(lambda: Gemma3TextModel(config))
-    # Derived tables the files never store (RoPE inverse frequencies, the sqrt(hidden) embedding scale): build
-    # them on the target device before the strict load, which fails on anything left on meta.
+def build_gemma_text_model(text_config: dict, state: dict[str, torch.Tensor | LazyTensor], *, device="cpu", dtype: torch.dtype | None = None, what: str | None = None, weights: str = "full", defer: bool = False) -> nn.Module:
+    """The HF text model of ``text_config``'s type (``Gemma3TextModel`` / ``Gemma4UnifiedTextModel``) built on
+    meta and loaded strictly from ``state``."""
+    model_type = text_model_type(text_config, what or "the Gemma text config")
+    config_class, model_class = _hf_text_classes(model_type)
+    config = config_class(**{**text_config, "attn_implementation": "sdpa"})
+    model = build_on_meta(lambda: model_class(config))
+    # Derived tables the files never store (RoPE inverse frequencies per layer type, the sqrt(hidden) embedding
+    # scale): build them on the target device before the strict load, which fails on anything left on meta.
     with torch.device(device):
         model.rotary_emb = type(model.rotary_emb)(config)
     model.embed_tokens.embed_scale = torch.tensor(config.hidden_size**0.5, device=device)
     _keep_fp8(model, state, weights)
-    return load_into(model, state, device=device, dtype=dtype, what=what, defer=defer)
+    return load_into(model, state, device=device, dtype=dtype, what=what or TEXT_MODELS[model_type][0], defer=defer)
 
 
 def text_config_and_files(source: str | os.PathLike, text_config: dict | None = None) -> tuple[dict, list[Path]]:
-    """(text config, weight files) of a Gemma model folder or single file; ``text_config`` overrides the folder's
-    ``config.json`` (or, for a single file, the bundled Gemma 3 12B config)."""
+    """(text config, weight files) of a Gemma model folder, packed file or single file; ``text_config`` overrides
+    the one the source carries (or, for a single file without one, the bundled Gemma 3 12B config)."""
     path = Path(source)
-    if path.is_dir():
-        return text_config or _text_config_from_folder(path), _weight_files(path)
-    if path.is_file() and path.suffix == ".safetensors":
-        return text_config or GEMMA3_12B_TEXT_CONFIG, [path]
-    if path.exists():
-        raise ValueError(f"{path} is not a Gemma 3 model folder or a .safetensors file")
-    raise FileNotFoundError(f"Gemma 3 text encoder not found: {path} (give a model folder or a .safetensors file from models/text_encoders)")
+    config = gemma_config(path)
+    return text_config or text_part(config), (_weight_files(path) if path.is_dir() else [path])
 
 
 def load_gemma_text_model(source: str | os.PathLike, *, text_config: dict | None = None, device="cpu", dtype: torch.dtype | None = torch.bfloat16, weights: str = "auto", defer: bool = False) -> nn.Module:
-    """The Gemma 3 language model from a model folder or a single ``.safetensors`` file, streamed tensor by tensor.
+    """The Gemma language model from a model folder, a packed file or a single ``.safetensors`` file, streamed
+    tensor by tensor (Gemma 3 or Gemma 4, as the config says: :data:`TEXT_MODELS`).
 
     ``weights``: ``auto`` keeps an fp8 file's Linears in fp8 (dequantised inside each forward), ``fp8`` also
     quantises a bf16 file's decoder Linears at load, ``full`` dequantises everything to ``dtype``. ``defer``:
     check the file, read the weights when first used (the low-RAM offload).
 
-    ``text_config`` overrides the folder's ``config.json`` (or, for a single file, the bundled Gemma 3 12B config).
+    ``text_config`` overrides the source's config (or, for a single file without one, the bundled Gemma 3 12B config).
     """
     path = Path(source)
     config, files = text_config_and_files(path, text_config)
+    name = TEXT_MODELS[text_model_type(config, path)][0]
     state = _text_model_state(files, weights)
     _check_geometry(state, config, path)
-    return build_gemma_text_model(config, state, device=device, dtype=dtype, what=f"Gemma 3 text model ({path.name})", weights=weights, defer=defer)
+    return build_gemma_text_model(config, state, device=device, dtype=dtype, what=f"{name} text model ({path.name})", weights=weights, defer=defer)
 
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
@@ -235,11 +286,12 @@ def _tokenizer_from_sentencepiece_bytes(data: bytes, origin: Path):
 
 
 def load_gemma_tokenizer(source: str | os.PathLike, *, tokenizer: str | os.PathLike | None = None):
-    """The Gemma tokenizer for ``source`` (the model folder or single file given to ``load_gemma_text_model``).
+    """The Gemma tokenizer for ``source`` (the model folder or file given to ``load_gemma_text_model``).
 
-    ``tokenizer`` may name a folder with ``tokenizer.json`` / ``tokenizer.model`` (any Gemma 3 model folder), a
-    ``tokenizer.json`` file or a ``tokenizer.model`` file. Without it: the model folder itself, or for a single
-    file the SentencePiece model ComfyUI embeds in it (``spiece_model``).
+    ``tokenizer`` may name a folder with ``tokenizer.json`` / ``tokenizer.model`` (any model folder of the same
+    Gemma), a ``tokenizer.json`` file or a ``tokenizer.model`` file. Without it: the model folder itself, the
+    tokenizer a packed file carries, or for ComfyUI's single file the SentencePiece model it embeds
+    (``spiece_model``).
     """
     if tokenizer is not None:
         path = Path(tokenizer)
@@ -258,11 +310,15 @@ def load_gemma_tokenizer(source: str | os.PathLike, *, tokenizer: str | os.PathL
     if path.is_dir():
         if not any((path / f).is_file() for f in TOKENIZER_FILES):
             raise FileNotFoundError(
-                f"no Gemma tokenizer in {path}: put tokenizer.json (and tokenizer_config.json) from the Gemma 3 model "
+                f"no Gemma tokenizer in {path}: put tokenizer.json (and tokenizer_config.json) from the Gemma model "
                 "repository there, or give a tokenizer path"
             )
         return _tokenizer_from_folder(path)
-    checkpoint = CheckpointFile(path)
+    checkpoint = open_safetensors(path)
+    if packed_config(checkpoint) is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            write_tokenizer_folder(checkpoint, Path(tmp))
+            return _tokenizer_from_folder(Path(tmp))
     if EMBEDDED_TOKENIZER_KEY not in checkpoint.shapes:
         raise FileNotFoundError(
             f"{path} carries no tokenizer: give a tokenizer path (a Gemma 3 model folder, or its tokenizer.json "

@@ -16,17 +16,47 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from ..errors import InputError
 from ..model.fp8_linear import Fp8Linear, quantize
+from .checkpoint import parse_version, read_header
 
 log = logging.getLogger(__name__)
 
 FILE_PREFIX = "diffusion_model."
+
+
+ARCHITECTURE_NAMES = {"ltx2": "LTX-2 (19B)", "ltx23": "LTX-2.3", "ltx25": "LTX-2.5"}
+_NAMED = (("ltx25", re.compile(r"ltx-?2[._]5")), ("ltx23", re.compile(r"ltx-?2[._]3")), ("ltx2", re.compile(r"ltx-?2-19b")))
+"""How official LoRA files name their model (``ltx-2.3-22b-...``, ``ltx-2-19b-...``); they carry no metadata."""
+
+
+def lora_architecture(path: str | os.PathLike) -> tuple[str, str] | None:
+    """(architecture, how it is known) of a LoRA file: from a ``model_version`` in its metadata, else from the
+    model its file name names; None when neither says."""
+    metadata = read_header(path).get("__metadata__") or {}
+    version = metadata.get("model_version") or metadata.get("ltx_version")
+    if version:
+        parsed = parse_version(version)
+        return ("ltx25" if parsed >= (2, 5) else "ltx23" if parsed >= (2, 3) else "ltx2"), f"its metadata says model version {version}"
+    name = Path(path).name.lower()
+    return next(((arch, "its file name says so") for arch, pattern in _NAMED if pattern.search(name)), None)
+
+
+def check_lora_fits(path: str | os.PathLike, architecture: str, model: str) -> None:
+    """InputError naming both files when the LoRA was made for another model version than ``architecture``
+    (the LoRA's layers can have the same shapes on LTX-2.3 and LTX-2.5, so shapes alone do not tell)."""
+    found = lora_architecture(path)
+    if found is not None and found[0] != architecture:
+        made_for, how = found
+        raise InputError([("lora", f"{Path(path).name} is a LoRA for {ARCHITECTURE_NAMES[made_for]} ({how}), but {model} is {ARCHITECTURE_NAMES[architecture]}: use a LoRA trained on {ARCHITECTURE_NAMES[architecture]}")])
 
 
 @dataclass(frozen=True)

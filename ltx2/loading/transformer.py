@@ -1,4 +1,5 @@
-"""Load the DiT and the two text connectors from an official single-file checkpoint, streamed tensor by tensor.
+"""Load the DiT and the two text connectors from an official checkpoint (the single file, or LTX-2.5's split
+transformer file, which holds both under the same prefix), streamed tensor by tensor.
 
 DiT: every key under ``model.diffusion_model.`` except the connectors', prefix stripped, strict.
 Connectors: ``model.diffusion_model.{video,audio}_embeddings_connector.``, strict.
@@ -132,6 +133,7 @@ def dit_file_keys(ckpt: CheckpointFile) -> list[str]:
 
 def transformer_weights(ckpt: CheckpointFile, weights: str = "auto", loras: Sequence[tuple[str | os.PathLike, float]] = ()) -> tuple[AudioVideoTransformer, dict[str, LazyTensor]]:
     """The DiT built on meta (its fp8 Linears swapped in per ``weights``) and its lazy state."""
+    ckpt.require("transformer")
     model = build_on_meta(lambda: AudioVideoTransformer.from_config(ckpt.config))
     plan = DitWeights(ckpt, DIT_PREFIX, model, weights, _fused_deltas(model, loras))
     return model, plan.state(dit_file_keys(ckpt))
@@ -152,16 +154,16 @@ def load_transformer(
     ``weights``: ``auto`` / ``fp8`` / ``full`` (module docstring); ``defer``: read the weights on first use.
     """
     model, state = transformer_weights(ckpt, weights, loras)
-    return load_into(model, state, device=device, dtype=dtype, what="transformer", defer=defer)
+    return load_into(model, state, device=device, dtype=dtype, what=f"transformer ({ckpt.path.name})", defer=defer)
 
 
 def load_text_connectors(ckpt: CheckpointFile, *, device="cpu", dtype: torch.dtype = torch.bfloat16) -> tuple[EmbeddingsConnector, EmbeddingsConnector]:
     """(video connector, audio connector) built from ``ckpt.config["transformer"]`` (fp8 weights dequantised)."""
-    t = ckpt.config["transformer"]
+    t = ckpt.require("text connectors")
     connectors = []
     for name, audio in (("video", False), ("audio", True)):
         prefix = f"{DIT_PREFIX}{name}_embeddings_connector."
         module = build_on_meta(lambda: EmbeddingsConnector(ConnectorConfig.from_config(t, audio=audio)))
         state = DitWeights(ckpt, prefix, module, "full").state(ckpt.keys(prefix))
-        connectors.append(load_into(module, state, device=device, dtype=dtype, what=f"{name} text connector"))
+        connectors.append(load_into(module, state, device=device, dtype=dtype, what=f"{name} text connector ({ckpt.path.name})"))
     return connectors[0], connectors[1]

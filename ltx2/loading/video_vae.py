@@ -1,4 +1,5 @@
-"""Load the video VAE encoder / decoder from an official single-file checkpoint (prefix ``vae.``).
+"""Load the video VAE encoder / decoder from an official checkpoint, the single file or LTX-2.5's split video VAE
+file (prefix ``vae.`` in both).
 
 The file stores ``vae.encoder.*``, ``vae.decoder.*`` and one ``vae.per_channel_statistics.*`` set that both
 halves use. LTX-2 (19B) files also carry three statistics the original release registered but nothing reads;
@@ -25,7 +26,7 @@ def _check_vae_keys(ckpt: CheckpointFile) -> None:
     stats = {STATISTICS_PREFIX + name for name in STATISTICS}
     stray = [k for k in ckpt.keys(PREFIX) if not k.startswith(known) and k not in stats and k not in LEGACY_STATISTICS]
     if stray:
-        raise CheckpointMismatch(f"video VAE: unknown key(s) under {PREFIX!r}: {', '.join(sorted(stray)[:8])}")
+        raise CheckpointMismatch(f"video VAE ({ckpt.path.name}): unknown key(s) under {PREFIX!r}: {', '.join(sorted(stray)[:8])}")
 
 
 def _state(ckpt: CheckpointFile, half: str) -> dict[str, LazyTensor]:
@@ -39,12 +40,12 @@ def _state(ckpt: CheckpointFile, half: str) -> dict[str, LazyTensor]:
 
 
 def load_video_encoder(ckpt: CheckpointFile, *, device="cpu", dtype: torch.dtype | None = None) -> VideoEncoder:
-    cfg = VideoVAEConfig.from_checkpoint_config(ckpt.config)
+    cfg = VideoVAEConfig.from_checkpoint_config(ckpt.require("video VAE"))
     module = build_on_meta(lambda: VideoEncoder(cfg))
-    return load_into(module, _state(ckpt, "encoder"), device=device, dtype=dtype, what="video VAE encoder")
+    return load_into(module, _state(ckpt, "encoder"), device=device, dtype=dtype, what=f"video VAE encoder ({ckpt.path.name})")
 
 
 def load_video_decoder(ckpt: CheckpointFile, *, device="cpu", dtype: torch.dtype | None = None) -> VideoDecoder:
-    cfg = VideoVAEConfig.from_checkpoint_config(ckpt.config)
+    cfg = VideoVAEConfig.from_checkpoint_config(ckpt.require("video VAE"))
     module = build_on_meta(lambda: VideoDecoder(cfg))
-    return load_into(module, _state(ckpt, "decoder"), device=device, dtype=dtype, what="video VAE decoder")
+    return load_into(module, _state(ckpt, "decoder"), device=device, dtype=dtype, what=f"video VAE decoder ({ckpt.path.name})")

@@ -10,6 +10,7 @@ device in that phase (:data:`ltx2.memory.residency.PHASES`) plus its working mem
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -22,6 +23,7 @@ from ..chain.plan import latent_frames
 from ..loading.audio import STATISTICS as AUDIO_STATISTICS
 from ..loading.checkpoint import CheckpointFile
 from ..loading.gemma import GEMMA3_12B_TEXT_CONFIG, text_config_and_files, text_model_prefix
+from ..loading.model_set import ModelSet
 from ..loading.transformer import BLOCKS, DIT_PREFIX
 from ..loading.video_vae import LEGACY_STATISTICS, STATISTICS_PREFIX
 from ..model.transformer import CONNECTOR_PREFIXES
@@ -253,19 +255,31 @@ def choose(plans: list[ModePlan], budget: int) -> ModePlan:
 
 
 def plan_files(checkpoint, gemma, geometry: Geometry, *, weights: str = "auto", dtype: torch.dtype = torch.bfloat16, device_type: str = "cuda", upsampler=None, blocks: int | None = None) -> list[ModePlan]:
-    """Every mode's plan for a render of ``geometry`` with these files."""
+    """Every mode's plan for a render of ``geometry`` with these files: ``checkpoint`` a single file, or a
+    :class:`ModelSet` (LTX-2.5's split files); ``gemma`` the text encoder (None: Gemma 3 12B as officially shipped,
+    or the model set's own)."""
+    files = checkpoint if isinstance(checkpoint, ModelSet) else ModelSet.resolve(checkpoint, gemma)
+    files = files if gemma is None else dataclasses.replace(files, text_encoder=Path(gemma))
     dtype_bytes = torch.finfo(dtype).bits // 8
-    ckpt = CheckpointFile(checkpoint)
-    components = checkpoint_components(ckpt, weights=weights, dtype_bytes=dtype_bytes)
+    components, config = {}, {}
+    for path in files.files():
+        part = CheckpointFile(path)
+        components.update(checkpoint_components(part, weights=weights, dtype_bytes=dtype_bytes))
+        config.update(part.config)
+    ckpt = CheckpointFile(files.transformer)
+    config.update(ckpt.config)
+    gemma = files.text_encoder
     if gemma is not None:
         gemma_config, components["text_encoder"] = gemma_component(gemma, weights=weights, dtype_bytes=dtype_bytes)
+        if Path(gemma).is_file():  # LTX-2.5's text-encoder file also holds the text projection
+            components.update({n: c for n, c in checkpoint_components(CheckpointFile(gemma), weights=weights, dtype_bytes=dtype_bytes).items() if n == "text_features"})
     else:  # no file given: Gemma 3 12B as the official file holds it
         gemma_config, components["text_encoder"] = GEMMA3_12B_TEXT_CONFIG, gemma3_12b_component(weights, dtype_bytes)
     if upsampler is not None:
         up = CheckpointFile(upsampler)
         components["upsampler"] = Component(sum(math.prod(up.shapes[k]) * dtype_bytes for k in up.keys()))
     fp8 = weights != "full" and any(_is_fp8_linear_weight(ckpt, k, weights, DIT_PREFIX + BLOCKS) for k in ckpt.keys(DIT_PREFIX + BLOCKS))
-    return plan_modes(components, working_memory(ckpt.config, gemma_config, geometry, dtype_bytes, fp8), device_type, blocks)
+    return plan_modes(components, working_memory(config, gemma_config, geometry, dtype_bytes, fp8), device_type, blocks)
 
 
 def free_memory(device: torch.device) -> int:

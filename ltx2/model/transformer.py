@@ -1,7 +1,9 @@
-"""The LTX-2 (19B) / LTX-2.3 (22B) audio+video diffusion transformer.
+"""The LTX-2 (19B) / LTX-2.3 (22B) / LTX-2.5 (22B) audio+video diffusion transformer.
 
 Two token streams run side by side through ``num_layers`` shared blocks: video (B, Tv, D) and audio
-(B, Ta, Da). Each block, in order (N = RMS norm without weight):
+(B, Ta, Da). The video tokens are ``patchify_proj(latent)``; 2.5 adds ``keyframes_abs_pos_embedding`` (1, D) to
+the tokens its keyframes mask marks (latent frame 0 of a render), audio has no marker. 2.5 also drops the
+video feed-forward biases (``ff_bias`` false). Each block, in order (N = RMS norm without weight):
 
 1. video self-attention      vx += g * Attn(N(vx)(1+s)+h, RoPE_v)               (AdaLN rows 0..2)
 2. video text cross-attention 19B: vx += Attn(N(vx), ctx)
@@ -74,6 +76,7 @@ class TransformerConfig:
     prompt_adaln: bool
     ff_bias: bool
     audio_ff_bias: bool
+    keyframes_embedding: bool
 
     @classmethod
     def from_config(cls, t: dict) -> "TransformerConfig":
@@ -91,8 +94,6 @@ class TransformerConfig:
         for key, value in expected.items():
             if key in t and t[key] != value:
                 raise ValueError(f"unsupported transformer config: {key} = {t[key]!r} (expected {value!r})")
-        if t.get("use_keyframes_abs_pos_embedding", False):
-            raise ValueError("unsupported transformer config: use_keyframes_abs_pos_embedding (LTX-2.5)")
         heads, audio_heads = t.get("num_attention_heads", 32), t.get("audio_num_attention_heads", 32)
         if heads != audio_heads:
             raise ValueError(f"video and audio head counts differ ({heads} vs {audio_heads}); the A/V cross RoPE needs them equal")
@@ -125,6 +126,7 @@ class TransformerConfig:
             prompt_adaln=t.get("cross_attention_adaln", False) and t.get("use_prompt_adaln_single", True),
             ff_bias=t.get("ff_bias", True),
             audio_ff_bias=t.get("audio_ff_bias", True),
+            keyframes_embedding=t.get("use_keyframes_abs_pos_embedding", False),
         )
 
     @property
@@ -146,6 +148,7 @@ class ModalityInput:
     positions: torch.Tensor  # (B, axes, T, 2) [start, end) bounds (see positions.py)
     context: torch.Tensor  # (B, S, D_text) text context (19B: connector width; 2.3: the stream's width)
     context_mask: torch.Tensor | None = None  # (B, S) 1 = attend, 0 = masked; None = attend to all
+    keyframes_mask: torch.Tensor | None = None  # (B, T) > 0 = marked keyframe token (2.5, video only); None = none
 
 
 @dataclass(frozen=True)
@@ -298,6 +301,8 @@ class AudioVideoTransformer(nn.Module):
         d, da = cfg.dim, cfg.audio_dim
         rows = 9 if cfg.cross_attention_adaln else 6
         self.patchify_proj = layers().Linear(cfg.in_channels, d)
+        if cfg.keyframes_embedding:
+            self.keyframes_abs_pos_embedding = nn.Parameter(torch.empty(1, d))
         self.adaln_single = AdaLNSingle(d, rows)
         self.scale_shift_table = nn.Parameter(torch.empty(2, d))
         self.proj_out = layers().Linear(d, cfg.out_channels)
@@ -337,11 +342,20 @@ class AudioVideoTransformer(nn.Module):
         index = torch.arange(t.shape[0], device=t.device).unsqueeze(1)
         return _Modulation(values.unflatten(-1, (adaln.rows, -1)), index)
 
+    def tokens(self, inp: ModalityInput, video: bool) -> torch.Tensor:
+        """The stream's tokens (B, T, D) as the first block gets them: the patchify projection of the latent,
+        plus (video, 2.5) the keyframes embedding on the tokens ``inp.keyframes_mask`` marks."""
+        x = getattr(self, "patchify_proj" if video else "audio_patchify_proj")(inp.latent.to(self.dtype))
+        if video and inp.keyframes_mask is not None and self.cfg.keyframes_embedding:
+            marked = (inp.keyframes_mask > 0).unsqueeze(-1).to(x)
+            x = x + self.keyframes_abs_pos_embedding.to(x) * marked  # .to(x): a host may keep it elsewhere
+        return x
+
     def _prepare(self, inp: ModalityInput, other_sigma: torch.Tensor, video: bool) -> tuple[torch.Tensor, torch.Tensor, _Stream]:
         """-> (tokens (B, T, D), per-token timestep embedding (B, T, D) for the head, the blocks' view)."""
         cfg, dtype = self.cfg, self.dtype
         p = "" if video else "audio_"
-        x = getattr(self, p + "patchify_proj")(inp.latent.to(dtype))
+        x = self.tokens(inp, video)
         b, t = inp.timesteps.shape
         # Embed every distinct timestep once; tokens index into the table.
         levels, index = torch.unique(inp.timesteps.reshape(-1).to(torch.float32), return_inverse=True)

@@ -17,9 +17,11 @@ from torch import nn
 
 from ..audio.codec import AudioCodec
 from ..audio.mel import MelFrontEnd
+from ..errors import InputError
 from ..loading.checkpoint import CheckpointFile, detect_architecture
-from ..loading.lora import RuntimeLoras, read_lora
-from ..loading.text_encoder import load_text_encoder
+from ..loading.lora import RuntimeLoras, check_lora_fits, read_lora
+from ..loading.model_set import ModelSet
+from ..loading.text_encoder import check_gemma_version, load_text_encoder
 from ..loading.transformer import load_text_connectors, load_transformer
 from ..loading.upsampler import load_latent_upsampler
 from ..loading.video_vae import load_video_decoder, load_video_encoder
@@ -92,9 +94,15 @@ class LTXModels:
 
     def add_lora(self, name: str, path: str | os.PathLike, scale: float = 1.0) -> int:
         """Attach a LoRA file unfused under ``name`` (the name schedules use); returns the layers it touches."""
+        check_lora_fits(path, self.arch, self.label)
         touched = self.loras.add(name, read_lora(path), scale)
         self.lora_files[name] = Path(path).name
         return touched
+
+    @property
+    def label(self) -> str:
+        """The model's main file (the demo's name) for messages."""
+        return json.loads(self.name)["checkpoint"] if self.name.startswith("{") else self.name
 
     def modules(self) -> dict[str, nn.Module]:
         """Every module that holds weights (for a host's memory management)."""
@@ -128,9 +136,11 @@ class LTXModels:
 
 
 def load_models(
-    checkpoint: str | os.PathLike,
-    gemma: str | os.PathLike,
+    checkpoint: str | os.PathLike | ModelSet,
+    gemma: str | os.PathLike | None = None,
     *,
+    vae: str | os.PathLike | None = None,
+    audio_vae: str | os.PathLike | None = None,
     tokenizer: str | os.PathLike | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
@@ -143,51 +153,66 @@ def load_models(
     on_phase=None,
     operations=None,
 ) -> LTXModels:
-    """An official checkpoint plus Gemma 3 (a model folder or ComfyUI's single file), computing on ``device`` in
-    ``dtype``, every file streamed tensor by tensor.
+    """An official model and its Gemma text encoder, computing on ``device`` in ``dtype``, every file streamed
+    tensor by tensor.
 
-    ``fused_loras``: (file, strength) pairs merged into the DiT at load (e.g. the distilled LoRA);
+    ``checkpoint``: a single-file LTX-2 / LTX-2.3 checkpoint, an LTX-2.5 transformer file (then ``vae`` and
+    ``audio_vae`` name the video VAE and the audio VAE + vocoder files), or a folder laid out as the official
+    release, or their :class:`ltx2.loading.model_set.ModelSet`; ``gemma``: Gemma 3 (a model folder or ComfyUI's single
+    file) for LTX-2 / 2.3, the packed Gemma 4 text-encoder file for LTX-2.5 (optional with a release folder that
+    holds it). ``fused_loras``: (file, strength) pairs merged into the DiT at load (e.g. the distilled LoRA);
     ``spatial_upsampler``: the x2 latent upsampler file, for two-stage rendering; ``weights``: ``auto`` (as the
     files: fp8 stays fp8), ``fp8`` (block Linears quantised to fp8) or ``full`` (all in ``dtype``);
     ``offload`` / ``blocks`` / ``low_ram``: see :mod:`ltx2.memory.residency`. Off ``none``, components load to
     the CPU (or, when they would be freed between phases anyway, not at all) and reach the device by phase.
     ``operations``: the layer classes to build the networks from (:mod:`ltx2.model.ops`; default torch's).
     """
+    files = checkpoint if isinstance(checkpoint, ModelSet) else ModelSet.resolve(checkpoint, gemma, vae=vae, audio_vae=audio_vae)
+    if files.text_encoder is None:
+        raise InputError([("--gemma", "the model needs its Gemma text encoder: a Gemma 3 folder or file (LTX-2 / 2.3), or the LTX-2.5 text-encoder file")])
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
     home = device if offload == "none" else torch.device("cpu")
     defer = offload != "none" and (low_ram or device.type == "cpu")  # the big two are re-read from the file anyway
+    ckpt, vae_file, audio_file = (CheckpointFile(p) for p in (files.transformer, files.video_vae, files.audio_vae))
+    check_gemma_version(ckpt, files.text_encoder)  # before anything heavy is read
+    for path, _ in fused_loras:
+        check_lora_fits(path, ckpt.architecture, ckpt.path.name)
     with layer_operations(operations):  # the fp8 layers the loaders swap in come from it too
-        ckpt = CheckpointFile(checkpoint)
         connectors = load_text_connectors(ckpt, device=home, dtype=dtype)
         text = load_text_encoder(
-            ckpt, gemma, tokenizer=tokenizer, video_connector=connectors[0], audio_connector=connectors[1], device=home, dtype=dtype,
-            weights=weights, defer=defer,
+            ckpt, files.text_encoder, tokenizer=tokenizer, video_connector=connectors[0], audio_connector=connectors[1], device=home,
+            dtype=dtype, weights=weights, defer=defer,
         )  # fmt: skip
-        name = json.dumps(
-            {
-                "checkpoint": Path(checkpoint).name,
-                "gemma": Path(gemma).name,
-                "fused": [(Path(p).name, s) for p, s in fused_loras],
-                "upsampler": spatial_upsampler and Path(spatial_upsampler).name,
-                **({"weights": weights} if weights != "auto" else {}),
-            }
-        )
         models = LTXModels(
-            arch=detect_architecture(ckpt.config),
-            config=ckpt.config,
+            arch=ckpt.architecture,
+            config={**audio_file.config, **vae_file.config, **ckpt.config},
             transformer=load_transformer(ckpt, device=home, dtype=dtype, loras=list(fused_loras), weights=weights, defer=defer),
             text=text,
-            video_encoder=load_video_encoder(ckpt, device=home, dtype=dtype),
-            video_decoder=load_video_decoder(ckpt, device=home, dtype=dtype),
-            audio=AudioCodec.from_checkpoint(ckpt, device=home, dtype=dtype),
+            video_encoder=load_video_encoder(vae_file, device=home, dtype=dtype),
+            video_decoder=load_video_decoder(vae_file, device=home, dtype=dtype),
+            audio=AudioCodec.from_checkpoint(audio_file, device=home, dtype=dtype),
             device=device,
             dtype=dtype,
-            name=name,
+            name=_name(files, fused_loras, spatial_upsampler, weights),
             upsampler=load_latent_upsampler(CheckpointFile(spatial_upsampler), device=home, dtype=dtype) if spatial_upsampler else None,
         )
         models.offload(offload, blocks=blocks, low_ram=low_ram, on_phase=on_phase)
     return models
+
+
+def _name(files: ModelSet, fused_loras, spatial_upsampler, weights: str) -> str:
+    """What was loaded, for the resume key (the same string as before split files, for single-file models)."""
+    return json.dumps(
+        {
+            "checkpoint": files.transformer.name,
+            **({"vae": files.video_vae.name, "audio_vae": files.audio_vae.name} if files.split else {}),
+            "gemma": files.text_encoder.name,
+            "fused": [(Path(p).name, s) for p, s in fused_loras],
+            "upsampler": spatial_upsampler and Path(spatial_upsampler).name,
+            **({"weights": weights} if weights != "auto" else {}),
+        }
+    )
 
 
 # --- the tiny demo model ----------------------------------------------------------------------------------

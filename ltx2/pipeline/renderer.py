@@ -44,7 +44,7 @@ from ..model.positions import audio_positions, keyframe_positions, video_positio
 from ..model.upsampler import upsample_latent
 from ..model.vae_tiling import decode_frames, encode_frames
 from ..sampling.conditioning import append_tokens, keep_before, noised, replace_tokens
-from ..sampling.euler import sample
+from ..sampling.euler import Ancestral, sample, seeded_step_noise
 from ..sampling.guidance import NO_GUIDANCE, Guidance, default_guidance
 from ..sampling.schedules import DISTILLED_STAGE1, DISTILLED_STAGE2
 from ..sampling.tokens import TokenState
@@ -113,6 +113,11 @@ class LTXChunkRenderer:
                 raise InputError([(f"loras (chunk {job.index})", f"LoRA {name!r} is not loaded; load it first (loaded: {attached})")])
             loras.set_scale(name, scale)
 
+    def _ancestral(self, sigmas) -> bool:
+        """Whether the first stage steps ancestrally (``settings.sampler``; ``auto``: LTX-2.5's distilled stage 1)."""
+        sampler = self.settings.sampler
+        return sampler == "ancestral" or (sampler == "auto" and self.models.arch == "ltx25" and tuple(sigmas) == DISTILLED_STAGE1)
+
     def _guidance(self, job: ChunkJob) -> tuple[Guidance, Guidance]:
         """A chunk's guidance: its scale as CFG on both modalities; none given: ``settings.guidance``."""
         g = job.params.guidance
@@ -146,7 +151,9 @@ class LTXChunkRenderer:
         h, w = height // 32, width // 32
         fps = float(job.plan.fps)
         f = c.latent_frames
-        state = TokenState.empty(torch.zeros(1, f * h * w, m.latent_channels, device=m.device), video_positions(f, h, w, fps, device=m.device))
+        # latent frame 0 carries the first-frame marker (LTX-2.5; other models ignore it): in a continuation, the
+        # handed-over tail's first latent, as the reference marks frame 0 of every clip
+        state = TokenState.empty(torch.zeros(1, f * h * w, m.latent_channels, device=m.device), video_positions(f, h, w, fps, device=m.device), first_frame_tokens=h * w)
         tail = None
         if handoff is not None:
             if ("first", width, height) in encoded:
@@ -242,8 +249,9 @@ class LTXChunkRenderer:
             guidance = (video_guidance, audio_guidance) if k == 0 else (NO_GUIDANCE, NO_GUIDANCE)
             model = DiTVelocity(m.transformer, *contexts, negative=negatives if k == 0 else None, guidance=guidance)
             offset = done
+            ancestral = Ancestral(seeded_step_noise(p.seed)) if k == 0 and self._ancestral(sigmas) else None
             with torch.inference_mode(), m.phase("denoise"):
-                video, audio = sample(model, video, audio, torch.tensor(sigmas, device=m.device), on_step=lambda i, n, o=offset: on_step(o + i, total))
+                video, audio = sample(model, video, audio, torch.tensor(sigmas, device=m.device), on_step=lambda i, n, o=offset: on_step(o + i, total), ancestral=ancestral)
             done += len(sigmas) - 1
         h, w = self.settings.height // 32, self.settings.width // 32
         video_latent = unpatchify_video(video.target().latent, c.latent_frames, h, w).float()

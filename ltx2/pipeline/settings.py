@@ -14,6 +14,7 @@ from ..model.vae_tiling import VideoTiling
 from ..sampling.schedules import DISTILLED_STAGE1, DISTILLED_STAGE2, shifted_sigmas
 
 HANDOFF_MODES = ("reencode", "latent")
+SAMPLERS = ("auto", "euler", "ancestral")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class RenderSettings:
     """Guidance for chunks whose schedule gives no scale: ``reference`` = the reference pipelines' CFG + STG +
     modality defaults for the model version, ``off`` = one conditional pass, ``auto`` = off on the distilled
     schedules, reference otherwise."""
+    sampler: Literal["auto", "euler", "ancestral"] = "auto"
+    """The denoise step: ``euler``; ``ancestral`` (ancestral Euler, eta 1: part of each step re-noised with seeded
+    noise) on the first stage; ``auto`` = what the reference pipelines use for the loaded model: ancestral on
+    LTX-2.5's distilled first stage, Euler everywhere else."""
     two_stage: bool = False
     """Render at half size with ``sigmas``, upsample the latent x2 (the models' spatial upsampler), then refine at
     full size with the distilled stage-2 sigmas, as the reference pipelines do (width and height multiples of 64)."""
@@ -53,6 +58,8 @@ class RenderSettings:
             problems.append(("handoff", f"must be one of {', '.join(HANDOFF_MODES)}, got {self.handoff!r}"))
         if len(self.sigmas) < 2 or self.sigmas[-1] != 0.0:
             problems.append(("sigmas", "must hold at least two values and end at 0"))
+        if self.sampler not in SAMPLERS:
+            problems.append(("sampler", f"must be {', '.join(SAMPLERS)}, got {self.sampler!r}"))
         if self.guidance not in ("auto", "off", "reference"):
             problems.append(("guidance", f"must be auto, off or reference, got {self.guidance!r}"))
         if not 0.0 <= self.anchor_continuations <= 1.0:

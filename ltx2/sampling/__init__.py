@@ -1,1 +1,1 @@
-"""Sampling: sigma schedules, conditioning by denoise mask, the Euler flow-matching loop."""
+"""Sampling: sigma schedules, conditioning by denoise mask, the Euler flow-matching loop (plain and ancestral)."""

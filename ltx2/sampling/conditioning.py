@@ -43,6 +43,7 @@ def append_tokens(state: TokenState, tokens: torch.Tensor, positions: torch.Tens
         clean=torch.cat([state.clean, tokens.to(state.clean.dtype)], dim=1),
         mask=torch.cat([state.mask, state.mask.new_full((b, n, 1), _mask_value(strength))], dim=1),
         positions=torch.cat([state.positions, positions.to(state.positions.dtype)], dim=2),
+        keyframes=torch.cat([state.keyframes, state.keyframes.new_zeros(b, n)], dim=1),  # given content: unmarked
     )
 
 

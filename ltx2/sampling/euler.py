@@ -5,11 +5,19 @@ Per step, with sigma the schedule value and m the per-token denoise mask:
   x0 = x0 * m + clean * (1 - m)               conditioned tokens are pulled back to their clean values
   x  = x + (x - x0) / sigma * (sigma' - sigma)
 all in float32. The model sees per-token timesteps sigma * m, so pinned tokens carry timestep 0.
+
+The ancestral variant (LTX-2.5's distilled stage 1) steps further down, to sigma_down, and re-noises back up to
+sigma' with fresh noise n (rectified-flow form, alpha = 1 - sigma):
+  sigma_down = sigma' * (1 + (sigma' / sigma - 1) * eta)
+  x  = Euler step from sigma to sigma_down
+  x  = (alpha' / alpha_down) x + n * s_noise * sqrt(max(0, sigma'^2 - (sigma_down * alpha' / alpha_down)^2))
+  x  = x * m + clean * (1 - m)                the mask is applied again after the step
+A step to sigma' = 0 returns the blended x0 and draws no noise. eta = 0 is the plain Euler step.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 import torch
@@ -24,6 +32,25 @@ class VelocityModel(Protocol):
 
 
 Recorder = Callable[[str, torch.Tensor], None]
+
+StepNoise = Callable[[int, str, torch.Tensor], torch.Tensor]
+"""(step index, modality "video" / "audio", current tokens) -> standard normal noise shaped like the tokens, on
+their device.
+Called once per modality for every step that re-noises, video first."""
+
+ANCESTRAL_SEED_OFFSET = 10000
+"""The re-noise generator is seeded with the render's seed plus this (the reference pipelines' convention)."""
+
+
+def seeded_step_noise(seed: int) -> StepNoise:
+    """Re-noise draws as the reference pipelines make them: float32 ``randn`` of the tokens' shape from one CPU
+    generator seeded with ``seed + ANCESTRAL_SEED_OFFSET``, moved to the tokens' device."""
+    generator = torch.Generator().manual_seed(seed + ANCESTRAL_SEED_OFFSET)
+
+    def draw(step: int, modality: str, latent: torch.Tensor) -> torch.Tensor:
+        return torch.randn(latent.shape, generator=generator, dtype=torch.float32).to(latent.device)
+
+    return draw
 
 
 def to_x0(state: TokenState, velocity: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -40,6 +67,26 @@ def euler_step(latent: torch.Tensor, x0: torch.Tensor, sigma: torch.Tensor, sigm
     return x + (x - x0) / sigma * (sigma_next - sigma)
 
 
+@dataclass(frozen=True)
+class Ancestral:
+    """Ancestral Euler: how much of each step is re-noised (``eta``, 0 = plain Euler) and the noise's scale."""
+
+    noise: StepNoise
+    eta: float = 1.0
+    s_noise: float = 1.0
+
+    def step(self, index: int, modality: str, state: TokenState, x0: torch.Tensor, sigma: torch.Tensor, sigma_next: torch.Tensor) -> torch.Tensor:
+        """The tokens after step ``index`` from ``sigma`` to ``sigma_next``, given the blended x0."""
+        if sigma_next == 0:
+            return x0
+        sigma_down = sigma_next * (1 + (sigma_next / sigma - 1) * self.eta)
+        rescale = (1 - sigma_next) / (1 - sigma_down)
+        renoise = torch.sqrt(torch.clamp(sigma_next**2 - (sigma_down * rescale) ** 2, min=0))
+        noise = self.noise(index, modality, state.latent).float()
+        x = rescale * euler_step(state.latent, x0, sigma, sigma_down) + noise * self.s_noise * renoise
+        return blend(state, x)
+
+
 def sample(
     model: VelocityModel,
     video: TokenState,
@@ -47,8 +94,10 @@ def sample(
     sigmas: torch.Tensor,
     on_step: Callable[[int, int], None] | None = None,
     record: Recorder | None = None,
+    ancestral: Ancestral | None = None,
 ) -> tuple[TokenState, TokenState]:
-    """Denoise both modalities along ``sigmas`` (float32, ending at 0); returns the final states."""
+    """Denoise both modalities along ``sigmas`` (float32, ending at 0) with Euler steps, or ancestral ones when
+    ``ancestral`` is given; returns the final states."""
     sigmas = sigmas.to(torch.float32)
     steps = len(sigmas) - 1
     for i in range(steps):
@@ -58,7 +107,10 @@ def sample(
         for name, state, v in (("video", video, v_video), ("audio", audio, v_audio)):
             x0 = to_x0(state, v, sigma)
             x0_blended = blend(state, x0)
-            latent = euler_step(state.latent, x0_blended, sigma, sigma_next)
+            if ancestral is None:
+                latent = euler_step(state.latent, x0_blended, sigma, sigma_next)
+            else:
+                latent = ancestral.step(i, name, state, x0_blended, sigma, sigma_next)
             if record is not None:
                 record(f"{name}_x0_step{i}", x0)
                 record(f"{name}_x0_blended_step{i}", x0_blended)

@@ -60,7 +60,7 @@ NO_GUIDANCE = Guidance()
 
 def default_guidance(arch: str) -> tuple[Guidance, Guidance]:
     """(video, audio) guidance of the full (non-distilled) models, per the reference pipelines' defaults."""
-    blocks = (28,) if arch == "ltx23" else (29,)
+    blocks = (29,) if arch == "ltx2" else (28,)  # LTX-2.5 takes LTX-2.3's parameters
     return (
         Guidance(cfg=3.0, stg=1.0, stg_blocks=blocks, rescale=0.7, modality=3.0),
         Guidance(cfg=7.0, stg=1.0, stg_blocks=blocks, rescale=0.7, modality=3.0),

@@ -37,12 +37,14 @@ class DiTVelocity:
             raise ValueError("classifier-free guidance needs a negative prompt's contexts")
 
     @staticmethod
-    def _input(state: TokenState, sigma: torch.Tensor, context: torch.Tensor) -> ModalityInput:
+    def _input(state: TokenState, sigma: torch.Tensor, context: torch.Tensor, keyframes: torch.Tensor | None = None) -> ModalityInput:
         b = state.latent.shape[0]
-        return ModalityInput(state.latent, sigma * state.mask[..., 0], sigma.expand(b), state.positions, context)
+        return ModalityInput(state.latent, sigma * state.mask[..., 0], sigma.expand(b), state.positions, context, keyframes_mask=keyframes)
 
     def _pass(self, video, audio, sigma, contexts, perturbation: Perturbation | None = None):
-        return self.dit(self._input(video, sigma, contexts[0]), self._input(audio, sigma, contexts[1]), perturbation)
+        # the first-frame marker is a video feature: audio tokens are never marked
+        video_input = self._input(video, sigma, contexts[0], video.keyframes)
+        return self.dit(video_input, self._input(audio, sigma, contexts[1]), perturbation)
 
     def __call__(self, video: TokenState, audio: TokenState, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cond = self._pass(video, audio, sigma, self.contexts)

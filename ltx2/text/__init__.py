@@ -1,1 +1,1 @@
-"""Text path: Gemma 3 hidden states -> LTX text features (-> connectors), with a per-run prompt cache."""
+"""Text path: Gemma hidden states -> LTX text features (-> connectors), with a per-run prompt cache."""

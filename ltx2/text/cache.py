@@ -1,6 +1,6 @@
 """Encode each distinct prompt once per run.
 
-A chain renders many chunks whose prompts repeat (sticky keyframes, one negative prompt for all); Gemma 3 12B
+A chain renders many chunks whose prompts repeat (sticky keyframes, one negative prompt for all); Gemma (12B)
 is by far the most expensive thing to run per prompt. ``PromptCache`` is an explicit object owned by a run (no
 module-level state): it keys on the stripped text, encodes a text the first time it is asked for, and keeps
 the result (optionally on another device, e.g. the CPU while the DiT needs the GPU).

@@ -1,6 +1,6 @@
-"""Prompts -> the text conditioning of the LTX-2 / LTX-2.3 DiT.
+"""Prompts -> the text conditioning of the LTX-2 / 2.3 / 2.5 DiT.
 
-    prompt --Gemma 3--> hidden states [B, T, D, L] --feature extractor--> video / audio features [B, T, C]
+    prompt --Gemma (3, or 4 for 2.5)--> hidden states [B, T, D, L] --feature extractor--> video / audio features [B, T, C]
            --connectors (optional, plugged in)--> video / audio contexts
 
 The seam to the embeddings connectors is explicit: a connector is any callable ``(features [B, T, C], mask

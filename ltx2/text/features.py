@@ -7,7 +7,7 @@ mask ``[B, T]`` (1 = real token). Each token's ``D x L`` values are normalised, 
 * V1 (LTX-2, 19B): per sample and per layer, the valid tokens are centred on their mean and divided by their
   value range (max - min), times 8. One ``aggregate_embed`` (no bias) gives a D-wide vector that feeds both
   the video and the audio connector.
-* V2 (LTX-2.3): each token of each layer is divided by its RMS over the D channels. Two projections with bias,
+* V2 (LTX-2.3 and LTX-2.5): each token of each layer is divided by its RMS over the D channels. Two projections with bias,
   ``video_aggregate_embed`` and ``audio_aggregate_embed``, each applied after scaling by ``sqrt(out / D)``.
 
 Padded positions are zero after normalisation in both versions.
@@ -58,7 +58,7 @@ class FeatureExtractorV1(nn.Module):
 
 
 class FeatureExtractorV2(nn.Module):
-    """2.3: per-token RMS normalisation, separate video / audio projections with bias."""
+    """2.3 / 2.5: per-token RMS normalisation, separate video / audio projections with bias."""
 
     def __init__(self, hidden_size: int, num_hidden_states: int, video_width: int, audio_width: int):
         super().__init__()
@@ -84,13 +84,13 @@ def feature_extractor_version(transformer_config: dict) -> int:
         return 2
     raise ValueError(
         f"unsupported text projection flags in the checkpoint config: {present}; "
-        f"expected none of them (LTX-2) or exactly {V2_FLAGS} (LTX-2.3)"
+        f"expected none of them (LTX-2) or exactly {V2_FLAGS} (LTX-2.3 / 2.5)"
     )
 
 
 def feature_extractor_from_config(transformer_config: dict, hidden_size: int, num_hidden_states: int) -> nn.Module:
     """Build the extractor for a checkpoint. ``hidden_size`` / ``num_hidden_states`` come from the Gemma config
-    (3840 and 48 + 1 for Gemma 3 12B); the output widths of V2 from the connector sizes in the LTX config."""
+    (3840 and 48 + 1 for Gemma 3 12B and for Gemma 4 12B); the output widths of V2 from the connector sizes in the LTX config."""
     if feature_extractor_version(transformer_config) == 1:
         return FeatureExtractorV1(hidden_size, num_hidden_states)
     c = transformer_config

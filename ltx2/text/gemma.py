@@ -1,4 +1,7 @@
-"""Gemma 3 as LTX-2's text encoder: prompts -> token ids -> every hidden state, stacked.
+"""Gemma as LTX's text encoder: prompts -> token ids -> every hidden state, stacked.
+
+LTX-2 / 2.3 use Gemma 3 12B, LTX-2.5 the language model of Gemma 4 unified; both are HF text models with the
+same calling convention, so this class serves both.
 
 The LTX text path reads all ``num_hidden_layers + 1`` hidden states of the Gemma language model: the scaled
 token embeddings (``embed * sqrt(hidden)``), the output of each decoder layer, and for the last layer its
@@ -16,7 +19,7 @@ MAX_LENGTH = 1024
 
 
 class GemmaEncoder:
-    """An HF Gemma 3 text model (``Gemma3TextModel``) and, optionally, its tokenizer."""
+    """An HF Gemma text model (``Gemma3TextModel`` or ``Gemma4UnifiedTextModel``) and, optionally, its tokenizer."""
 
     def __init__(self, model: nn.Module, tokenizer=None, *, max_length: int = MAX_LENGTH):
         self.model = model
