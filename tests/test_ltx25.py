@@ -2,6 +2,7 @@
 one; the first-frame marker and the ancestral first stage reach the render; wrong combinations of files are one
 message naming the files and what fits."""
 
+import importlib
 import json
 import shutil
 
@@ -9,13 +10,15 @@ import pytest
 import torch
 from reference import checkpoint_entry, path
 from safetensors.torch import load_file, save_file
-from test_pipeline import AAC_FRAME, cli, probe
+from test_pipeline import AAC_FRAME, cli, probe, tiny_lora
+from test_sampler_node import node
 from text_fixtures import TINY_GEMMA
 
 from ltx2.chain.plan import make_plan
 from ltx2.chain.runner import ChunkJob
 from ltx2.chain.schedule import ChunkSchedule
 from ltx2.errors import InputError
+from ltx2.host import ChainCancelled, StandaloneHost
 from ltx2.loading.build import CheckpointMismatch
 from ltx2.loading.checkpoint import CheckpointFile
 from ltx2.pipeline.models import load_models
@@ -110,3 +113,42 @@ def test_a_release_folder_with_two_transformers_asks_for_the_files(tmp_path):
     shutil.copy(FILES["transformer"], release / "diffusion_models" / "ltx-2.5-22b-dev-transformer.safetensors")
     with pytest.raises(InputError, match=r"expected one transformer file in diffusion_models/, found .*dev-transformer.*; give the files one by one"):
         load_models(release, device="cpu")
+
+
+def test_a_lora_ramp_and_resume_work_on_ltx25(models, tmp_path):
+    lora = tiny_lora(models, tmp_path / "ltx-2.5-style.safetensors")
+    models.add_lora("style", lora, 0.0)
+    try:
+        plan = make_plan(total_frames=41, fps=24, clip_frames=25, tail_frames=9)  # 2 chunks
+        schedule = ChunkSchedule.parse({"prompt": "a paper boat", "seed": [3, 4], "loras": [{"name": "style", "keyframes": [{"chunk": 0, "scale": 0.0}, {"chunk": 1, "scale": 1.0}]}]})
+        reference = render_chain(models, SETTINGS, plan, schedule, return_media=True).output
+        flat = render_chain(models, SETTINGS, plan, ChunkSchedule.parse({"prompt": "a paper boat", "seed": [3, 4]}), return_media=True).output
+        assert not torch.equal(reference.frames, flat.frames)  # the ramp reached the second chunk
+        holder = []
+
+        def stop_after_first(event):
+            if event.name == "chunk_done" and event.chunk == 0:
+                holder[0].cancel()
+
+        holder.append(StandaloneHost("cpu", listeners=[stop_after_first]))
+        with pytest.raises(ChainCancelled):
+            render_chain(models, SETTINGS, plan, schedule, run_dir=tmp_path / "run", host=holder[0])
+        resumed = render_chain(models, SETTINGS, plan, schedule, run_dir=tmp_path / "run", return_media=True)
+        assert resumed.rendered == [1]
+        assert torch.equal(resumed.output.frames, reference.frames) and torch.equal(resumed.output.audio, reference.audio)
+    finally:
+        models.loras.remove("style")
+
+
+def test_the_single_file_loader_points_a_25_transformer_to_the_split_loader(pack, tmp_path, monkeypatch):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "ltx-2.5-22b-distilled-transformer-bf16.safetensors").symlink_to(FILES["transformer"])
+    (tmp_path / "text_encoders").mkdir()
+    (tmp_path / "text_encoders" / "te.safetensors").symlink_to(FILES["text_encoder"])
+    monkeypatch.setenv("LTX2CHAIN_MODELS", str(tmp_path))
+    errors = importlib.import_module(pack.__name__ + ".ltx2.errors")
+    with pytest.raises(errors.InputError, match=r"checkpoint: ltx-2.5-22b-distilled-transformer-bf16.safetensors holds only a transformer .*Load LTX-2.5 Model \(split files\)"):
+        node(pack, "ModelLoader").execute(
+            checkpoint="ltx-2.5-22b-distilled-transformer-bf16.safetensors", text_encoder="te.safetensors", tokenizer="auto", dtype="fp32",
+            device="cpu", distilled_lora="none", distilled_lora_strength=1.0, spatial_upsampler="none",
+        )  # fmt: skip

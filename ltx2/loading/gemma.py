@@ -140,7 +140,10 @@ def _hf_text_classes(model_type: str) -> tuple[type, type]:
     name, config_class, model_class = TEXT_MODELS[model_type]
     classes = getattr(transformers, config_class, None), getattr(transformers, model_class, None)
     if None in classes:
-        raise ImportError(f"{name} needs transformers >= {TRANSFORMERS_FLOOR}: the installed transformers {transformers.__version__} has no {model_class}")
+        raise ImportError(
+            f"{name} needs transformers >= {TRANSFORMERS_FLOOR}: the installed transformers {transformers.__version__} has no {model_class}; "
+            f"upgrade it in this Python environment: pip install 'transformers>={TRANSFORMERS_FLOOR},<6'"
+        )
     return classes
 
 
