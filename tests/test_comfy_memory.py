@@ -5,9 +5,13 @@ loading may leave the DiT's weights on the offload device (fp8 ones included) an
 import sys
 import types
 
+import pytest
 import torch
 from test_clip_nodes import sample
 from test_sampler_node import node, run_sampler
+from test_transformer_loading import write_fp8_copy
+
+from ltx2.loading.checkpoint import CheckpointFile
 
 TEXT = ["audio_connector", "text_encoder", "text_features", "video_connector"]
 
@@ -68,12 +72,21 @@ def cast_everything(module: torch.nn.Module) -> int:
     return len(layers)
 
 
-def test_fp8_weights_stay_fp8_and_cast_per_layer_equals_the_loaded_path(pack, tiny_models, inside_comfyui, comfy, tmp_path):
+@pytest.mark.parametrize("source", ["fp8 file", "bf16 file, weight_dtype fp8_e4m3fn"])
+def test_fp8_weights_stay_fp8_and_cast_per_layer_equals_the_loaded_path(pack, tiny_models, inside_comfyui, comfy, tmp_path, source):
     fp8 = pack.__name__ + ".ltx2.model.fp8_linear"
-    model = load_model(pack, comfy, tmp_path, weight_dtype="fp8_e4m3fn")
+    if source == "fp8 file":  # an official-style fp8 file (weight_scale and input_scale per block Linear) in its place
+        target = tmp_path / "models/checkpoints/ltx-2.3-22b-distilled.safetensors"
+        original = target.resolve()
+        target.unlink()
+        write_fp8_copy(CheckpointFile(original), target)
+        model = load_model(pack, comfy, tmp_path)
+    else:
+        model = load_model(pack, comfy, tmp_path, weight_dtype="fp8_e4m3fn")
     dit = model.models.transformer
     kept = [m for m in dit.modules() if type(m).__name__ == "ComfyFp8Linear"]
     assert kept and all(m.weight.dtype == torch.float8_e4m3fn for m in kept)
+    assert all((m.input_scale is not None) == (source == "fp8 file") for m in kept)  # the file's activation scales kept
     assert all(isinstance(m, __import__(fp8, fromlist=["Fp8Linear"]).Fp8Linear) for m in kept)
 
     resident = sample(pack, model, prompt="a fox", seed=5)
