@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import importlib
 from pathlib import Path
-
 from types import SimpleNamespace
 
 import torch
@@ -257,8 +256,8 @@ __all__ = [
     "blocked_output",
     "executing_prompt_id",
     "input_file",
-    "layer_operations",
     "io",
+    "layer_operations",
     "make_host",
     "model_folders",
     "model_placement",

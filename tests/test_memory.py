@@ -147,3 +147,16 @@ def test_the_resume_key_changes_with_what_changes_the_numbers():
     assert before["numerics"] == {"device": "cpu", "dtype": "torch.float32", "torch": torch.__version__, "fp8_matmul": False}
     assert quantize_linears(models.transformer, "transformer_blocks.") and set_fp8_matmul(models.transformer, True)
     assert json.loads(LTXChunkRenderer(models, settings).fingerprint())["numerics"]["fp8_matmul"] is True
+
+
+@pytest.mark.parametrize("mode, blocks", [("model", 8), ("blocks", 3)])
+def test_the_peak_weight_bytes_of_a_component(files, mode, blocks):
+    from ltx2.memory.residency import Residency
+
+    dit = load_transformer(CheckpointFile(files[0]), dtype=torch.float32)
+    sizes = [sum(t.nbytes for t in block.state_dict().values()) for block in dit.transformer_blocks]
+    total = sum(t.nbytes for t in dit.state_dict().values())
+    residency = Residency({"transformer": dit}, torch.device("cpu"), mode, blocks=blocks)
+    # blocks on the CPU: blocks-1 resident and one streamed in at a time (no prefetch slot without CUDA)
+    expected = total if mode == "model" else total - sum(sizes) + sum(sizes[: blocks - 1]) + max(sizes[blocks - 1 :])
+    assert residency.peak_weight_bytes("transformer") == expected

@@ -90,6 +90,9 @@ class _Part:
         self.pending: dict[str, torch.Tensor] | None = None  # a prefetch on its way
         self.event = None
 
+    def nbytes(self) -> int:
+        return sum(get_local(owner, name).nbytes for _, owner, name in self.slots)
+
     def evict(self) -> None:
         if self.home == "device":
             return
@@ -270,12 +273,12 @@ class Residency:
     def peak_weight_bytes(self, name: str) -> int:
         """The most bytes of component ``name``'s weights on the device at once while a phase runs it (all of them,
         or, streamed, the resident part plus the streamed blocks that can be in at once)."""
-        size = lambda parts: sum(t.nbytes for part in parts for key, owner, attr in part.slots for t in [get_local(owner, attr)])  # noqa: E731
         streamed = self._streams.get(name, [])
+        resident = sum(part.nbytes() for part in self._parts[name])
         if not streamed:
-            return size(self._parts[name])
+            return resident
         in_flight = 1 if self._side is not None else 0
-        return size(self._parts[name]) + min(len(streamed), 1 + in_flight) * max(size([part]) for part in streamed)
+        return resident + min(len(streamed), 1 + in_flight) * max(part.nbytes() for part in streamed)
 
     def resident_bytes(self, name: str) -> int:
         """Bytes of the component's weights (its state: not derived tables such as RoPE frequencies) on the device."""
