@@ -2,6 +2,7 @@
 
     python -m ltx2 plan --seconds 20 --fps 24 --clip-frames 121 --tail-frames 25 [--schedule s.json] [--json]
     python -m ltx2 schema
+    python -m ltx2 seams VIDEO.mp4 [--plan plan.json | --chunk-frames C --tail-frames T] [--json] [--plot out.png]
 
 Bad input exits with status 2 and one message per problem, naming the field.
 """
@@ -21,6 +22,7 @@ from .errors import InputError
 from .loading.transformer import WEIGHT_MODES
 from .memory.residency import OFFLOAD_MODES
 from .pipeline.settings import HANDOFF_MODES, SAMPLERS
+from .seams.source import DEFAULT_MAX_SIDE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,6 +105,17 @@ def _parser() -> argparse.ArgumentParser:
     _memory_args(memory)
     memory.add_argument("--load", action="store_true", help="also load the files as a render would and report the measured peak")
     memory.add_argument("--json", action="store_true")
+
+    seams = commands.add_parser("seams", help="measure the seams and drift of a chained video (per boundary, per chunk, VDE)")
+    seams.add_argument("video", type=Path, metavar="VIDEO", help="the video to measure (e.g. a chain's MP4)")
+    seams.add_argument("--plan", type=Path, help="the chain's plan JSON (the Chain Sampler's plan_json, or `plan --json`): where the boundaries are")
+    seams.add_argument("--chunk-frames", type=int, help="without --plan: frames per chunk as rendered (default 121)")
+    seams.add_argument("--tail-frames", type=int, help="without --plan: tail frames as rendered (default 25)")
+    seams.add_argument("--crossfade", action="store_true", help="without --plan: the chain was rendered with --crossfade")
+    seams.add_argument("--features", type=Path, metavar="FOLDER", help="a local vision model folder (CLIP, DINOv2...) for feature consistency; never downloaded")
+    seams.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE, help=f"measure frames downscaled to this many pixels on the longer side (default {DEFAULT_MAX_SIDE})")
+    seams.add_argument("--plot", type=Path, metavar="PNG", help="also draw the per-frame signals with the boundaries marked to this PNG")
+    seams.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     schema = commands.add_parser("schema", help="print the JSON Schema of schedule files")
     schema.add_argument("--indent", type=int, default=2)
@@ -370,6 +383,26 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seams(args: argparse.Namespace) -> int:
+    from .seams import measure_seams
+
+    plan = None
+    if args.plan is not None:
+        try:
+            plan = args.plan.read_text(encoding="utf-8")
+        except OSError as e:
+            raise InputError([("--plan", f"cannot read {args.plan}: {e.strerror}")]) from None
+    report = measure_seams(args.video, plan=plan, chunk_frames=args.chunk_frames, tail_frames=args.tail_frames, crossfade=args.crossfade,
+                           feature_model=args.features, max_side=args.max_side)  # fmt: skip
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.text(), flush=True)
+    if args.plot is not None:
+        from .seams.plot import save_plot
+
+        save_plot(report, args.plot)
+        print(f"plot: {args.plot}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -379,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
             return _render(args)
         if args.command == "memory":
             return _memory(args)
+        if args.command == "seams":
+            return _seams(args)
         print(json.dumps(ChunkSchedule.json_schema(), indent=args.indent))
         return 0
     except InputError as e:
