@@ -1,5 +1,6 @@
 import collections
 import importlib.util
+import os
 import sys
 import types
 from pathlib import Path
@@ -23,6 +24,12 @@ def load_pack_like_comfyui():
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session", autouse=True)
+def digest_cache(tmp_path_factory):
+    """The model files' digest cache (ltx2.loading.digest) in a temporary folder, not the user's."""
+    os.environ["LTX2CHAIN_CACHE"] = str(tmp_path_factory.mktemp("digests"))
 
 
 @pytest.fixture(scope="session")

@@ -144,7 +144,7 @@ def test_the_resume_key_changes_with_what_changes_the_numbers():
     models = demo_models()
     settings = RenderSettings(width=64, height=64)
     before = json.loads(LTXChunkRenderer(models, settings).fingerprint())
-    assert before["numerics"] == {"device": "cpu", "dtype": "torch.float32", "torch": torch.__version__, "fp8_matmul": False}
+    assert before["numerics"] == {"device": "cpu", "dtype": "torch.float32", "torch": torch.__version__, "fp8_matmul": False, "threads": torch.get_num_threads()}
     assert quantize_linears(models.transformer, "transformer_blocks.") and set_fp8_matmul(models.transformer, True)
     assert json.loads(LTXChunkRenderer(models, settings).fingerprint())["numerics"]["fp8_matmul"] is True
 

@@ -1,6 +1,7 @@
 """The loader and sampler nodes: outputs, schedule precedence, resume on re-queue, LoRAs attached only for a
 run, and the same nodes inside ComfyUI (stand-in modules: model management, progress events, VIDEO)."""
 
+import hashlib
 import importlib
 import json
 import sys
@@ -116,7 +117,9 @@ def test_runtime_loras_are_attached_only_during_a_run(pack, tiny_models):
     hooks = lambda m: sum(len(x._forward_hooks) for x in m.transformer.modules())  # noqa: E731
     with prepared(styled) as models:
         assert models.loras.names == ["ltx-2-19b-lora-camera-control-dolly-in"] and hooks(models) > 0
-        assert models.lora_files == {"ltx-2-19b-lora-camera-control-dolly-in": "ltx-2-19b-lora-camera-control-dolly-in.safetensors"}
+        path = sys.modules[pack.__name__ + ".nodes.model_files"].resolve("loras", "ltx-2-19b-lora-camera-control-dolly-in.safetensors")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert models.lora_files == {"ltx-2-19b-lora-camera-control-dolly-in": f"ltx-2-19b-lora-camera-control-dolly-in.safetensors sha256:{digest}"}
     assert hooks(model.models) == 0 and model.models.lora_files == {}
     with pytest.raises(RuntimeError, match="boom"), prepared(styled) as models:
         raise RuntimeError("boom")

@@ -19,6 +19,7 @@ from ..audio.codec import AudioCodec
 from ..audio.mel import MelFrontEnd
 from ..errors import InputError
 from ..loading.checkpoint import CheckpointFile, detect_architecture
+from ..loading.digest import digests, file_digest
 from ..loading.lora import RuntimeLoras, check_lora_fits, read_lora
 from ..loading.model_set import ModelSet
 from ..loading.text_encoder import check_gemma_version, load_text_encoder
@@ -69,6 +70,7 @@ class LTXModels:
     loras: RuntimeLoras = field(init=False)
     prompts: PromptCache = field(init=False)
     lora_files: dict[str, str] = field(default_factory=dict)
+    """Runtime LoRA name -> its file and the file's digest (part of every chunk's resume key)."""
     residency: Residency = field(init=False)
     """Which components are on ``device`` in each phase (``offload``); ``none`` until told otherwise."""
 
@@ -96,7 +98,7 @@ class LTXModels:
         """Attach a LoRA file unfused under ``name`` (the name schedules use); returns the layers it touches."""
         check_lora_fits(path, self.arch, self.label)
         touched = self.loras.add(name, read_lora(path), scale)
-        self.lora_files[name] = Path(path).name
+        self.lora_files[name] = f"{Path(path).name} sha256:{file_digest(path)}"  # by content: a file replaced under its name is another LoRA
         return touched
 
     @property
@@ -202,7 +204,9 @@ def load_models(
 
 
 def _name(files: ModelSet, fused_loras, spatial_upsampler, weights: str) -> str:
-    """What was loaded, for the resume key (the same string as before split files, for single-file models)."""
+    """What was loaded, for the resume key: the files by name and by content (a file replaced under its name is
+    another model), and how they are held."""
+    every = [*files.files(), files.text_encoder, *(p for p, _ in fused_loras), *([spatial_upsampler] if spatial_upsampler else [])]
     return json.dumps(
         {
             "checkpoint": files.transformer.name,
@@ -211,6 +215,7 @@ def _name(files: ModelSet, fused_loras, spatial_upsampler, weights: str) -> str:
             "fused": [(Path(p).name, s) for p, s in fused_loras],
             "upsampler": spatial_upsampler and Path(spatial_upsampler).name,
             **({"weights": weights} if weights != "auto" else {}),
+            "sha256": digests(every),
         }
     )
 

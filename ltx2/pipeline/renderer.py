@@ -75,9 +75,11 @@ class LTXChunkRenderer:
     def fingerprint(self) -> str:
         m = self.models
         # what changes the numbers besides the files and settings: a resumed run never mixes chunks computed on
-        # another kind of device, in another dtype, by another torch, or with fp8 matmuls switched
+        # another kind of device, in another dtype, by another torch, with fp8 matmuls switched, or (on the CPU,
+        # where the reduction order follows them) with another number of threads
         numerics = {"device": m.device.type, "dtype": str(m.dtype), "torch": torch.__version__,
-                    "fp8_matmul": any(getattr(layer, "fp8_matmul", False) for layer in m.transformer.modules())}  # fmt: skip
+                    "fp8_matmul": any(getattr(layer, "fp8_matmul", False) for layer in m.transformer.modules()),
+                    **({"threads": torch.get_num_threads()} if m.device.type == "cpu" else {})}  # fmt: skip
         return json.dumps({"renderer": "ltx/1", "models": m.name, "loras": m.lora_files, "settings": self.settings.fingerprint(), "numerics": numerics}, sort_keys=True)
 
     # --- pieces ----------------------------------------------------------------------------------------
