@@ -1,35 +1,70 @@
 """``python -m ltx2``: the engine from the command line.
 
     python -m ltx2 plan --seconds 20 --fps 24 --clip-frames 121 --tail-frames 25 [--schedule s.json] [--json]
+    python -m ltx2 render (--demo | --checkpoint FILE --gemma PATH) --seconds 20 --prompt "..." --out video.mp4
     python -m ltx2 schema
     python -m ltx2 seams VIDEO.mp4 [--plan plan.json | --chunk-frames C --tail-frames T] [--json] [--plot out.png]
 
-Bad input exits with status 2 and one message per problem, naming the field.
+Bad input exits with status 2 and one ``error:`` line per problem, naming the flag; a failure while running exits
+with status 1 and one line. ``--debug`` also prints the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import re
 import sys
-from fractions import Fraction
+import traceback
+from functools import partial
 from pathlib import Path
 
-from .chain.plan import DEFAULT_MAX_CHUNKS, ChainPlan, make_plan
+from .chain.plan import DEFAULT_MAX_CHUNKS, ChainPlan, as_fps, make_plan
 from .chain.report import plan_report
 from .chain.schedule import ChunkSchedule, ScheduleError
 from .errors import InputError
-from .loading.transformer import WEIGHT_MODES
-from .memory.residency import OFFLOAD_MODES
-from .pipeline.settings import HANDOFF_MODES, SAMPLERS
-from .seams.source import DEFAULT_MAX_SIDE
+from .options import HANDOFF_MODES, OFFLOAD_MODES, SAMPLERS, SEAMS_MAX_SIDE, WEIGHT_MODES
+
+MAX_SIDE = 8192  # largest --width / --height, beyond any LTX-2 render (the memory planner bounds real models further)
+MAX_STEPS = 1000
+MAX_CRF = 51  # H.264 (8-bit)
+MAX_INDENT = 16
+
+# engine field names -> the flags that set them (messages name what the user typed)
+_FLAGS = {
+    "total_frames": "--frames", "seconds": "--seconds", "fps": "--fps", "clip_frames": "--clip-frames", "tail_frames": "--tail-frames",
+    "max_chunks": "--max-chunks", "width": "--width", "height": "--height", "handoff": "--handoff", "sampler": "--sampler",
+    "anchor_continuations": "--anchor-continuations", "drift": "--drift", "tile": "--tile", "sigmas": "--steps", "seed": "--seed",
+    "guidance": "--guidance", "prompt": "--prompt", "negative_prompt": "--negative-prompt",
+}  # fmt: skip
+_FIELD_WORDS = re.compile(r"\b(" + "|".join(k for k in _FLAGS if "_" in k) + r")\b")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its complaints as one ``error:`` line (exit status 2) like every other input error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _path(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(text)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ltx2", description="LTX-2 Chain: long LTX-2 videos, chunk by chunk.")
+    parser = _Parser(prog="python -m ltx2", description="LTX-2 Chain: long LTX-2 videos, chunk by chunk.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    debug = _Parser(add_help=False)
+    debug.add_argument("--debug", action="store_true", help="on a failure, also print the traceback")
 
-    plan = commands.add_parser("plan", help="print how a chain splits into chunks (a dry run)")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, parents=[debug])
+
+    plan = command("plan", "print how a chain splits into chunks (a dry run)")
     length = plan.add_mutually_exclusive_group(required=True)
     length.add_argument("--frames", type=int, help="total output frames")
     length.add_argument("--seconds", type=float, help="total output length in seconds (rounded to a frame)")
@@ -37,18 +72,18 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--clip-frames", type=int, default=121, help="frames rendered per chunk, 8k+1 (default 121)")
     plan.add_argument("--tail-frames", type=int, default=25, help="frames handed from chunk to chunk, 8k+1 (default 25)")
     plan.add_argument("--max-chunks", type=int, default=DEFAULT_MAX_CHUNKS, help=f"refuse plans with more chunks (default {DEFAULT_MAX_CHUNKS})")
-    plan.add_argument("--schedule", type=Path, help="a schedule JSON file: also show each chunk's resolved parameters")
+    plan.add_argument("--schedule", type=_path, help="a schedule JSON file: also show each chunk's resolved parameters")
     plan.add_argument("--crossfade", action="store_true", help="the receiving chunk delivers each overlap, crossfaded from the tail")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
 
-    render = commands.add_parser("render", help="render a video (chained automatically when longer than one clip)")
+    render = command("render", "render a video (chained automatically when longer than one clip)")
     source = render.add_argument_group("model")
     source.add_argument("--demo", action="store_true", help="a tiny random built-in model: a pipeline demo, the picture and sound are noise")
     _model_file_args(source)
-    source.add_argument("--tokenizer", type=Path, help="Gemma tokenizer (folder, tokenizer.json or tokenizer.model) for a single-file Gemma")
+    source.add_argument("--tokenizer", type=_path, help="Gemma tokenizer (folder, tokenizer.json or tokenizer.model) for a single-file Gemma")
     source.add_argument("--fused-lora", action="append", default=[], metavar="FILE[:STRENGTH]", help="merge a LoRA at load (e.g. the distilled LoRA)")
     source.add_argument("--lora", action="append", default=[], metavar="NAME=FILE", help="attach a runtime LoRA that schedules ramp by NAME")
-    source.add_argument("--upsampler", type=Path, help="spatial x2 latent upsampler file (for --two-stage)")
+    source.add_argument("--upsampler", type=_path, help="spatial x2 latent upsampler file (for --two-stage)")
     source.add_argument("--device", help="cuda, cpu, ... (default: cuda when available)")
     _memory_args(source)
     source.add_argument("--offload", choices=("auto", *OFFLOAD_MODES), default="auto",
@@ -61,20 +96,20 @@ def _parser() -> argparse.ArgumentParser:
     what = render.add_argument_group("video")
     what.add_argument("--prompt", help="the prompt (overrides the schedule's opening prompt)")
     what.add_argument("--negative-prompt", help="negative prompt (used with --guidance)")
-    what.add_argument("--image", type=Path, help="image for the first frame (image-to-video)")
-    what.add_argument("--schedule", type=Path, help="schedule JSON: prompt keyframes, seeds, LoRA ramps, anchors (python -m ltx2 schema)")
+    what.add_argument("--image", type=_path, help="image for the first frame (image-to-video)")
+    what.add_argument("--schedule", type=_path, help="schedule JSON: prompt keyframes, seeds, LoRA ramps, anchors (python -m ltx2 schema)")
     what.add_argument("--seed", type=int, help="seed (overrides the schedule's)")
     length = what.add_mutually_exclusive_group(required=True)
     length.add_argument("--frames", type=int, help="total output frames")
     length.add_argument("--seconds", type=float, help="total length in seconds")
     what.add_argument("--fps", default="24", help="frame rate (default 24)")
-    what.add_argument("--width", type=int, help="multiple of 32 (default 768; 128 with --demo)")
-    what.add_argument("--height", type=int, help="multiple of 32 (default 512; 96 with --demo, 128 with --demo --two-stage)")
+    what.add_argument("--width", type=int, help=f"multiple of 32 up to {MAX_SIDE} (default 768; 128 with --demo)")
+    what.add_argument("--height", type=int, help=f"multiple of 32 up to {MAX_SIDE} (default 512; 96 with --demo, 128 with --demo --two-stage)")
     what.add_argument("--clip-frames", type=int, default=121, help="frames per chunk, 8k+1 (default 121)")
     what.add_argument("--tail-frames", type=int, default=25, help="frames handed from chunk to chunk, 8k+1 (default 25)")
-    what.add_argument("--max-chunks", type=int, default=DEFAULT_MAX_CHUNKS)
+    what.add_argument("--max-chunks", type=int, default=DEFAULT_MAX_CHUNKS, help=f"refuse plans with more chunks (default {DEFAULT_MAX_CHUNKS})")
     how = render.add_argument_group("sampling and chaining")
-    how.add_argument("--steps", type=int, help="full-model schedule with this many steps (default: the distilled 8 steps)")
+    how.add_argument("--steps", type=int, help=f"full-model schedule with this many steps, 1 to {MAX_STEPS} (default: the distilled 8 steps)")
     how.add_argument("--guidance", type=float, help="guidance scale (default: none, as distilled models use)")
     how.add_argument("--sampler", choices=SAMPLERS, default="auto",
                      help="denoise step: auto (default: what the reference uses for the model: ancestral Euler on LTX-2.5's distilled first stage, "
@@ -88,49 +123,49 @@ def _parser() -> argparse.ArgumentParser:
                      "or a tile size in pixels with an optional temporal tile in frames, e.g. 512:48")  # fmt: skip
     how.add_argument("--drift", type=float, default=0.0, help="pull chunk latent statistics toward the first chunk's, 0..1 (0.1-0.3 for long runs)")
     out = render.add_argument_group("output")
-    out.add_argument("--out", type=Path, required=True, help="the MP4 to write")
-    out.add_argument("--run-dir", type=Path, help="where finished chunks are kept for resuming (default: <out>.ltx2run)")
+    out.add_argument("--out", type=_path, required=True, help="the MP4 to write")
+    out.add_argument("--run-dir", type=_path, help="where finished chunks are kept for resuming (default: <out>.ltx2run)")
     out.add_argument("--keep-partial", action="store_true", help="on failure or cancel, keep <name>.partial.mp4 up to the last finished chunk")
     out.add_argument("--keep-run", action="store_true", help="keep the run directory after success (to re-render edited chunks only)")
-    out.add_argument("--crf", type=int, default=18, help="H.264 quality (0 = lossless, 18 default)")
+    out.add_argument("--crf", type=int, default=18, help=f"H.264 quality, 0 (lossless) to {MAX_CRF} (default 18)")
 
-    memory = commands.add_parser("memory", help="plan the memory of a render: per phase and offload mode, and which mode fits")
+    memory = command("memory", "plan the memory of a render: per phase and offload mode, and which mode fits")
     _model_file_args(memory, required=True)
-    memory.add_argument("--upsampler", type=Path, help="spatial x2 latent upsampler file (two-stage renders)")
-    memory.add_argument("--width", type=int, default=768)
-    memory.add_argument("--height", type=int, default=512)
+    memory.add_argument("--upsampler", type=_path, help="spatial x2 latent upsampler file (two-stage renders)")
+    memory.add_argument("--width", type=int, default=768, help="video width (default 768)")
+    memory.add_argument("--height", type=int, default=512, help="video height (default 512)")
     memory.add_argument("--frames", type=int, default=121, help="frames per chunk (default 121)")
-    memory.add_argument("--tail-frames", type=int, default=25)
+    memory.add_argument("--tail-frames", type=int, default=25, help="frames handed from chunk to chunk (default 25)")
     memory.add_argument("--device", help="the device to plan for (default: cuda when available); --vram auto reads its free memory")
     _memory_args(memory)
     memory.add_argument("--load", action="store_true", help="also load the files as a render would and report the measured peak")
-    memory.add_argument("--json", action="store_true")
+    memory.add_argument("--json", action="store_true", help="print the plans as JSON")
 
-    seams = commands.add_parser("seams", help="measure the seams and drift of a chained video (per boundary, per chunk, VDE)")
-    seams.add_argument("video", type=Path, metavar="VIDEO", help="the video to measure (e.g. a chain's MP4)")
-    seams.add_argument("--plan", type=Path, help="the chain's plan JSON (the Chain Sampler's plan_json, or `plan --json`): where the boundaries are")
+    seams = command("seams", "measure the seams and drift of a chained video (per boundary, per chunk, VDE)")
+    seams.add_argument("video", type=_path, metavar="VIDEO", help="the video to measure (e.g. a chain's MP4)")
+    seams.add_argument("--plan", type=_path, help="the chain's plan JSON (the Chain Sampler's plan_json, or `plan --json`): where the boundaries are")
     seams.add_argument("--chunk-frames", type=int, help="without --plan: frames per chunk as rendered (default 121)")
     seams.add_argument("--tail-frames", type=int, help="without --plan: tail frames as rendered (default 25)")
     seams.add_argument("--crossfade", action="store_true", help="without --plan: the chain was rendered with --crossfade")
-    seams.add_argument("--features", type=Path, metavar="FOLDER", help="a local vision model folder (CLIP, DINOv2...) for feature consistency; never downloaded")
-    seams.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE, help=f"measure frames downscaled to this many pixels on the longer side (default {DEFAULT_MAX_SIDE})")
-    seams.add_argument("--plot", type=Path, metavar="PNG", help="also draw the per-frame signals with the boundaries marked to this PNG")
+    seams.add_argument("--features", type=_path, metavar="FOLDER", help="a local vision model folder (CLIP, DINOv2...) for feature consistency; never downloaded")
+    seams.add_argument("--max-side", type=int, default=SEAMS_MAX_SIDE, help=f"measure frames downscaled to this many pixels on the longer side (default {SEAMS_MAX_SIDE})")
+    seams.add_argument("--plot", type=_path, metavar="PNG", help="also draw the per-frame signals with the boundaries marked to this PNG")
     seams.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
-    schema = commands.add_parser("schema", help="print the JSON Schema of schedule files")
-    schema.add_argument("--indent", type=int, default=2)
+    schema = command("schema", "print the JSON Schema of schedule files")
+    schema.add_argument("--indent", type=int, default=2, help=f"spaces per level of the JSON, 0 to {MAX_INDENT} (default 2)")
     return parser
 
 
 def _model_file_args(group, required: bool = False) -> None:
-    group.add_argument("--checkpoint", type=Path, required=required,
+    group.add_argument("--checkpoint", type=_path, required=required,
                        help="official LTX-2 / LTX-2.3 single-file .safetensors, an LTX-2.5 transformer file (with --vae and --audio-vae), "
                        "or a folder laid out as the official release (diffusion_models/, text_encoders/, vae/)")  # fmt: skip
-    group.add_argument("--gemma", "--text-encoder", dest="gemma", type=Path,
+    group.add_argument("--gemma", "--text-encoder", dest="gemma", type=_path,
                        help="the text encoder: Gemma 3 12B (a model folder, or ComfyUI's single .safetensors) for LTX-2 / 2.3; "
                        "the LTX-2.5 text-encoder file (gemma4-12b-with-proj-ltx-2.5*.safetensors) for LTX-2.5")  # fmt: skip
-    group.add_argument("--vae", type=Path, help="LTX-2.5: the video VAE file (vae/ltx-2.5-video-vae-conv*.safetensors)")
-    group.add_argument("--audio-vae", type=Path, help="LTX-2.5: the audio VAE + vocoder file (vae/ltx-2.5-audio-vae*.safetensors)")
+    group.add_argument("--vae", type=_path, help="LTX-2.5: the video VAE file (vae/ltx-2.5-video-vae-conv*.safetensors)")
+    group.add_argument("--audio-vae", type=_path, help="LTX-2.5: the audio VAE + vocoder file (vae/ltx-2.5-audio-vae*.safetensors)")
 
 
 def _model_set(args: argparse.Namespace):
@@ -158,7 +193,7 @@ def _budget(vram: str, device) -> int:
         value = float(vram)
     except ValueError:
         raise InputError([("--vram", f"expected a number of GiB or auto, got {vram!r}")]) from None
-    if value <= 0:
+    if not (math.isfinite(value) and value > 0):
         raise InputError([("--vram", f"must be more than 0 GiB, got {vram}")])
     return int(value * GiB)
 
@@ -172,7 +207,7 @@ def _plans(args: argparse.Namespace, device, width: int, height: int, frames: in
     # the DiT runs the passes guidance needs as one batch: CFG 2; the full models' reference guidance up to 4
     guidance, steps = getattr(args, "guidance", None), getattr(args, "steps", None)
     passes = 2 if guidance not in (None, 1.0) else (4 if steps and guidance is None else 1)
-    geometry = Geometry(width, height, frames, tail_frames, passes, fps=Fraction(getattr(args, "fps", "24")))
+    geometry = Geometry(width, height, frames, tail_frames, passes, fps=as_fps(getattr(args, "fps", "24")))
     blocks = getattr(args, "blocks", None)
     if blocks is not None and blocks < 1:
         raise InputError([("--blocks", f"must be at least 1, got {blocks}")])
@@ -195,12 +230,12 @@ def _choose(plans, budget: int, mode: str = "auto", blocks: int | None = None):
 
 
 def _memory(args: argparse.Namespace) -> int:
-    import torch
-
-    from .host import default_device
     from .memory.planner import table
 
-    device = torch.device(args.device) if args.device else default_device()
+    problems = _file_problems(_model_files(args))
+    if problems:
+        raise InputError(problems)
+    device = _device(args.device)
     budget = _budget(args.vram, device)
     plans = _plans(args, device, args.width, args.height, args.frames, args.tail_frames)
     chosen = None
@@ -240,11 +275,11 @@ def _measure_load(args: argparse.Namespace, device, plan) -> dict:
 
 
 def _load_schedule(path: Path) -> ChunkSchedule:
+    """The --schedule file; its problems name the flag, then the place in the file."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ScheduleError([("--schedule", f"cannot read {path}: {e.strerror}")]) from None
-    return ChunkSchedule.parse(text)
+        return ChunkSchedule.read(path)
+    except ScheduleError as e:
+        raise ScheduleError([("--schedule" if field == "schedule" else f"--schedule: {field}", message) for field, message in e.problems]) from None
 
 
 def _plan_from_args(args: argparse.Namespace) -> ChainPlan:
@@ -268,7 +303,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _schedule_for_render(args: argparse.Namespace) -> ChunkSchedule:
-    data = json.loads(ChunkSchedule.parse(_load_schedule(args.schedule)).to_json()) if args.schedule else {}
+    data = json.loads(_load_schedule(args.schedule).to_json()) if args.schedule else {}
     if args.prompt is not None:
         data["prompt"] = args.prompt
     if args.negative_prompt is not None:
@@ -305,42 +340,152 @@ def _split(spec: str, sep: str, default: str, field: str) -> tuple[str, str]:
     return head, tail
 
 
+def _fused_lora(spec: str) -> tuple[Path, float]:
+    """``--fused-lora FILE[:STRENGTH]`` (a file whose name holds a colon is taken whole)."""
+    from .chain.schedule import LORA_SCALE_LIMIT
+
+    if Path(spec).is_file():
+        return Path(spec), 1.0
+    path, strength = _split(spec, ":", "1.0", "--fused-lora")
+    try:
+        value = float(strength)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and abs(value) <= LORA_SCALE_LIMIT):
+        raise InputError([("--fused-lora", f"{spec!r}: STRENGTH must be a number from {-LORA_SCALE_LIMIT:g} to {LORA_SCALE_LIMIT:g}, e.g. {path}:0.5")])
+    return Path(path), value
+
+
+def _device(spec: str | None):
+    """``--device`` as a torch device that exists here (default: cuda when available)."""
+    import torch
+
+    from .host import default_device
+
+    if spec is None:
+        return default_device()
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise InputError([("--device", f"{spec!r} is not a device; use cpu, cuda, cuda:N or mps")]) from None
+    backend = getattr(torch, device.type, None)
+    if device.type != "cpu":
+        if not (hasattr(backend, "is_available") and backend.is_available()):
+            raise InputError([("--device", f"{spec}: torch {torch.__version__} has no {device.type} device on this machine; use --device cpu")])
+        if device.index is not None and device.index >= backend.device_count():
+            raise InputError([("--device", f"{spec}: there is no {device.type} device {device.index} ({backend.device_count()} here)")])
+    return device
+
+
+def _model_files(args: argparse.Namespace) -> list[tuple[str, Path | None, str]]:
+    """(flag, path, kind) of the model files given: kind ``file``, or ``any`` for a file or a folder."""
+    return [("--checkpoint", args.checkpoint, "any"), ("--gemma", args.gemma, "any"), ("--vae", args.vae, "file"),
+            ("--audio-vae", args.audio_vae, "file"), ("--upsampler", args.upsampler, "file")]  # fmt: skip
+
+
+def _file_problems(entries) -> list[tuple[str, str]]:
+    """Why each (flag, path, kind) cannot be read: missing, the wrong kind, unreadable."""
+    problems = []
+    for flag, path, kind in entries:
+        if path is None:
+            continue
+        if not path.exists():
+            problems.append((flag, f"{path} does not exist"))
+        elif not (path.is_file() or (kind == "any" and path.is_dir())):
+            problems.append((flag, f"{path} is {'a folder' if path.is_dir() else 'not a regular file'}; give the file"))
+        elif not os.access(path, os.R_OK):
+            problems.append((flag, f"{path} cannot be read (permission denied)"))
+    return problems
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be made in ``folder`` (created as needed), or None."""
+    here = Path(os.path.abspath(folder))
+    while not here.exists():
+        here = here.parent
+    if not here.is_dir():
+        return f"{here} is not a folder"
+    if not os.access(here, os.W_OK | os.X_OK):
+        return f"cannot write in {here} (permission denied)"
+    return None
+
+
+def _output_problems(out: Path, run_dir: Path | None) -> list[tuple[str, str]]:
+    if out.is_dir():
+        return [("--out", f"{out} is a folder; give the MP4 file to write, e.g. {out / 'video.mp4'}")]
+    if out.exists() and not out.is_file():
+        return [("--out", f"{out} is not a regular file (a device or a pipe); give the MP4 file to write")]
+    wrong = [("--out", _unwritable(out.parent)), ("--run-dir", _unwritable(run_dir) if run_dir is not None else None)]
+    return [(flag, why) for flag, why in wrong if why]
+
+
+def _gather(problems: list, make):
+    """``make()``, or None with its input problems added to ``problems``."""
+    try:
+        return make()
+    except InputError as e:
+        problems += e.problems
+        return None
+
+
+_DEMO_IGNORES = (("--fused-lora", "fused_lora"), ("--upsampler", "upsampler"), ("--tokenizer", "tokenizer"), ("--gemma", "gemma"),
+                 ("--vae", "vae"), ("--audio-vae", "audio_vae"), ("--low-ram", "low_ram"), ("--fp8-matmul", "fp8_matmul"))  # fmt: skip
+
+
+def _check_render(args: argparse.Namespace):
+    """Everything about a render that can be checked before a model loads; one InputError lists every problem."""
+    from .pipeline.settings import RenderSettings, full_schedule
+
+    problems: list[tuple[str, str]] = []
+    if args.demo == bool(args.checkpoint):
+        problems.append(("--checkpoint", "give --checkpoint and --gemma for the real model, or --demo for the built-in tiny one"))
+    if args.demo:
+        given = [flag for flag, name in _DEMO_IGNORES if getattr(args, name)] + [f"--{name}" for name in ("weights", "vram") if getattr(args, name) != "auto"]
+        problems += [(flag, "has no effect with --demo (the built-in tiny model); leave it out") for flag in given]
+    fused = [lora for spec in args.fused_lora for lora in [_gather(problems, partial(_fused_lora, spec))] if lora]
+    loras = [(name, Path(path)) for spec in args.lora for name, path in [_gather(problems, partial(_split, spec, "=", "", "--lora")) or ("", "")] if name]
+    device = _gather(problems, lambda: _device(args.device if args.device or not args.demo else "cpu"))
+    problems += _file_problems([*_model_files(args), ("--tokenizer", args.tokenizer, "any"), ("--image", args.image, "file"),
+                                *(("--fused-lora", path, "file") for path, _ in fused), *(("--lora", path, "file") for _, path in loras)])  # fmt: skip
+    problems += _output_problems(args.out, args.run_dir)
+    for flag, value, lo, hi in (("--width", args.width, 1, MAX_SIDE), ("--height", args.height, 1, MAX_SIDE), ("--steps", args.steps, 1, MAX_STEPS), ("--crf", args.crf, 0, MAX_CRF)):
+        if value is not None and not lo <= value <= hi:
+            problems.append((flag, f"must be from {lo} to {hi}, got {value}"))
+    plan = _gather(problems, lambda: _plan_from_args(args))
+    schedule = _gather(problems, lambda: _schedule_for_render(args))
+    if schedule is not None:
+        given = 1 if args.image else 0  # --image is anchor 0; the file's anchors follow
+        problems += [(f"--schedule: anchors[{k - given}]", f"image {a.image!r}: no such file") for k, a in enumerate(schedule.anchors) if k >= given and not Path(a.image).is_file()]
+    if schedule is not None and plan is not None and args.anchor_continuations and not any(a.position == "first" for a in schedule.resolve(0, plan).anchors):
+        problems.append(("--anchor-continuations", "needs an opening image: give --image (or a first-frame anchor on chunk 0 in --schedule)"))
+    settings = None if problems else _gather(problems, lambda: RenderSettings(
+        width=args.width if args.width is not None else (128 if args.demo else 768),
+        height=args.height if args.height is not None else ((128 if args.two_stage else 96) if args.demo else 512),
+        sigmas=full_schedule(args.steps) if args.steps else RenderSettings.sigmas, handoff=args.handoff, drift=args.drift,
+        two_stage=args.two_stage, anchor_continuations=args.anchor_continuations, tile=_tiling(args.tile), sampler=args.sampler,
+    ))  # fmt: skip
+    if problems:
+        raise InputError(problems)
+    return device, plan, schedule, settings, tuple((str(path), strength) for path, strength in fused), loras
+
+
 def _render(args: argparse.Namespace) -> int:
     import shutil
 
-    import torch
-
     from .chain.progress import ProgressTracker
-    from .host import StandaloneHost, default_device
+    from .host import StandaloneHost
     from .model.fp8_linear import set_fp8_matmul
     from .pipeline.models import demo_models, load_models
     from .pipeline.run import render_chain
-    from .pipeline.settings import RenderSettings, full_schedule
 
-    if args.demo == bool(args.checkpoint):
-        raise InputError([("--checkpoint", "give --checkpoint and --gemma for the real model, or --demo for the built-in tiny one")])
-    files = None if args.demo else _model_set(args)
-    plan = _plan_from_args(args)
-    schedule = _schedule_for_render(args)
-    settings = RenderSettings(
-        width=args.width or (128 if args.demo else 768),
-        height=args.height or ((128 if args.two_stage else 96) if args.demo else 512),
-        sigmas=full_schedule(args.steps) if args.steps else RenderSettings.sigmas,
-        handoff=args.handoff,
-        drift=args.drift,
-        two_stage=args.two_stage,
-        anchor_continuations=args.anchor_continuations,
-        tile=_tiling(args.tile),
-        sampler=args.sampler,
-    )
+    device, plan, schedule, settings, fused, loras = _check_render(args)
     if args.demo:
         print("DEMO: a tiny built-in model with random weights; the picture and the sound are noise.", file=sys.stderr)
-        models = demo_models(args.device or "cpu")
+        models = demo_models(device)
         if args.offload not in ("auto", "none"):
             models.offload(args.offload, blocks=args.blocks or 8, on_phase=(lambda record: print(f"  {record}", file=sys.stderr)) if args.verbose else None)
     else:
-        fused = tuple((path, float(strength)) for path, strength in (_split(spec, ":", "1.0", "--fused-lora") for spec in args.fused_lora))
-        device = torch.device(args.device) if args.device else default_device()
+        files = _model_set(args)
         budget = _budget(args.vram, device)
         plans = _plans(args, device, settings.width, settings.height, args.clip_frames, args.tail_frames)
         plan_memory = _choose(plans, budget, args.offload, args.blocks)
@@ -353,8 +498,7 @@ def _render(args: argparse.Namespace) -> int:
         )  # fmt: skip
         if args.fp8_matmul:
             set_fp8_matmul(models.transformer, True)
-    for spec in args.lora:
-        name, path = _split(spec, "=", "", "--lora")
+    for name, path in loras:
         models.add_lora(name, path, 0.0)
     print(plan.table(), file=sys.stderr)
     for warning in schedule.check(plan):
@@ -362,12 +506,12 @@ def _render(args: argparse.Namespace) -> int:
 
     track = ProgressTracker()
 
-    def show(event) -> None:
+    def show(event) -> None:  # a failure is reported once, by main()
         info = track(event)
-        if event.name in ("chunk_done", "done", "error"):
+        if event.name in ("chunk_done", "done"):
             eta = f", ETA {info['eta_seconds']:.0f} s" if info["eta_seconds"] is not None and event.name == "chunk_done" else ""
             detail = {"chunk_done": f"chunk {getattr(event, 'chunk', 0) + 1}/{getattr(event, 'chunks', 0)} done{' (resumed)' if getattr(event, 'resumed', False) else ''}{eta}",
-                      "done": f"done in {getattr(event, 'seconds', 0):.1f} s", "error": f"stopped: {getattr(event, 'message', '')}"}[event.name]
+                      "done": f"done in {getattr(event, 'seconds', 0):.1f} s"}[event.name]
             print(detail, file=sys.stderr)
 
     run_dir = args.run_dir or args.out.with_name(args.out.name + ".ltx2run")
@@ -403,20 +547,48 @@ def _seams(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema(args: argparse.Namespace) -> int:
+    if not 0 <= args.indent <= MAX_INDENT:
+        raise InputError([("--indent", f"must be from 0 to {MAX_INDENT}, got {args.indent}")])
+    print(json.dumps(ChunkSchedule.json_schema(), indent=args.indent))
+    return 0
+
+
+_COMMANDS = {"plan": _plan, "render": _render, "memory": _memory, "seams": _seams, "schema": _schema}
+
+
+def _flagged(command: str, field: str, message: str) -> tuple[str, str]:
+    """A plan or render problem with the engine's field names replaced by the flags that set them."""
+    if command not in ("plan", "render"):
+        return field, message
+    return _FLAGS.get(field, field), _FIELD_WORDS.sub(lambda m: _FLAGS[m.group(1)], message)
+
+
+def _fail(debug: bool, status: int, problems: list[tuple[str | None, str]]) -> int:
+    """Report the exception being handled: its traceback with --debug, then one ``error:`` line per problem."""
+    if debug:
+        traceback.print_exc()
+    for field, message in problems:
+        print(f"error: {field}: " if field else "error: ", " ".join(message.splitlines()), sep="", file=sys.stderr)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    command, debug = None, False
     try:
-        if args.command == "plan":
-            return _plan(args)
-        if args.command == "render":
-            return _render(args)
-        if args.command == "memory":
-            return _memory(args)
-        if args.command == "seams":
-            return _seams(args)
-        print(json.dumps(ChunkSchedule.json_schema(), indent=args.indent))
-        return 0
+        args = _parser().parse_args(argv)
+        command, debug = args.command, args.debug
+        status = _COMMANDS[command](args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below
+        return status
+    except KeyboardInterrupt:
+        return _fail(debug, 130, [(None, "interrupted")])
+    except BrokenPipeError:  # `plan --json | head`: the reader stopped early, which is no failure here
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except InputError as e:
-        for field, message in e.problems:
-            print(f"error: {field}: {message}", file=sys.stderr)
-        return 2
+        return _fail(debug, 2, [_flagged(command, field, message) for field, message in e.problems])
+    except ValueError as e:  # a model file that is not what it should be (the loaders name the file)
+        return _fail(debug, 2, [(None, str(e) or type(e).__name__)])
+    except Exception as e:  # noqa: BLE001 -- any other failure: one line, the traceback with --debug
+        return _fail(debug, 1, [(None, str(e) or type(e).__name__)])

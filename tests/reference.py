@@ -1,4 +1,5 @@
-"""Golden cases from the reference implementation (tests/fixtures/reference, see its README).
+"""Golden cases from the reference implementation (tests/fixtures/reference, see its README; or the reference set
+named by ``LTX2_REFERENCE_DIR``, which must then hold a readable ``index.json``).
 
 ``Case`` gives a case's args, inputs and expected tensors; ``case.check(name, out)`` compares one output
 against the reference with the tolerance stored for it, and the parity test fails a case whose runner
@@ -8,13 +9,43 @@ leaves an expected tensor unchecked.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 
-REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference"
-INDEX = json.loads((REFERENCE / "index.json").read_text())
+BUNDLED = Path(__file__).resolve().parent / "fixtures" / "reference"
+ENVIRONMENT = "LTX2_REFERENCE_DIR"
+
+
+class ReferenceSetError(RuntimeError):
+    """The reference set named by ``LTX2_REFERENCE_DIR`` is missing or malformed (never a silent fallback)."""
+
+
+def locate(environ=os.environ) -> tuple[Path, dict]:
+    """(reference folder, its parsed index.json): ``LTX2_REFERENCE_DIR`` when set, else the bundled set."""
+    given = environ.get(ENVIRONMENT)
+    folder = Path(given).expanduser() if given else BUNDLED
+    where = f"{ENVIRONMENT}={given}" if given else str(folder)
+    index = folder / "index.json"
+    if not folder.is_dir():
+        raise ReferenceSetError(f"{where}: no such folder; point {ENVIRONMENT} at a reference set (a folder with index.json) or unset it")
+    try:
+        data = json.loads(index.read_text())
+    except FileNotFoundError:
+        raise ReferenceSetError(f"{where}: no index.json in {folder}; point {ENVIRONMENT} at a reference set or unset it") from None
+    except (OSError, ValueError) as e:
+        raise ReferenceSetError(f"{where}: {index} cannot be read as JSON ({e})") from None
+    if not (isinstance(data, dict) and isinstance(data.get("cases"), list) and isinstance(data.get("checkpoints"), dict)):
+        raise ReferenceSetError(f"{where}: {index} is not a reference index (a JSON object with 'cases' and 'checkpoints')")
+    missing = [entry.get("file") for entry in data["cases"] if not (isinstance(entry, dict) and (folder / str(entry.get("file"))).is_file())]
+    if missing:
+        raise ReferenceSetError(f"{where}: {len(missing)} case file(s) listed in {index} are missing, e.g. {missing[0]}")
+    return folder, data
+
+
+REFERENCE, INDEX = locate()
 
 
 def checkpoint_entry(name: str) -> dict:

@@ -60,7 +60,7 @@ def test_cli_render_errors_name_the_field(tmp_path):
     r = cli("render", "--frames", "25", "--out", str(tmp_path / "x.mp4"))
     assert r.returncode == 2 and "error: --checkpoint:" in r.stderr
     r = cli("render", "--demo", "--frames", "25", "--width", "100", "--out", str(tmp_path / "x.mp4"))
-    assert r.returncode == 2 and "error: width: must be a positive multiple of 32, got 100" in r.stderr
+    assert r.returncode == 2 and "error: --width: must be a positive multiple of 32, got 100" in r.stderr
 
 
 def tiny_lora(models, path: Path) -> Path:

@@ -120,7 +120,7 @@ def test_bad_input_names_the_field(kwargs, field, fragment):
     assert fragment in e.value.problems[0][1]
 
 
-@pytest.mark.parametrize("fps", [0, -24, 1000, "abc", "1/0"])
+@pytest.mark.parametrize("fps", [0, -24, 1000, "abc", "1/0", 0.0001, "0.5", float("inf"), float("nan"), "1e99999999", "24e0"])
 def test_bad_fps(fps):
     with pytest.raises(PlanError) as e:
         make_plan(total_frames=100, fps=fps, clip_frames=121, tail_frames=25)
@@ -136,3 +136,14 @@ def test_crossfade_moves_the_overlap_to_the_receiver():
     plan = make_plan(total_frames=481, fps=24, clip_frames=121, tail_frames=25, crossfade=True)
     assert [c.keep for c in plan.chunks] == [(0, 96), (96, 192), (192, 288), (288, 384), (384, 481)]
     assert plan.to_dict()["crossfade"] is True and "crossfade" not in make_plan(total_frames=481, fps=24, clip_frames=121, tail_frames=25).to_dict()
+
+
+@settings(max_examples=300, deadline=1000)
+@given(st.text(max_size=30) | st.floats() | st.integers())
+def test_any_fps_is_a_rate_or_a_plan_error_quickly(fps):
+    try:
+        rate = as_fps(fps)
+    except PlanError as e:
+        assert e.problems[0][0] == "fps"
+    else:
+        assert 1 <= rate <= 240

@@ -182,3 +182,46 @@ def test_json_schema_describes_the_fields():
     assert set(schema["properties"]) == set(ChunkSchedule.model_fields)
     seed = schema["properties"]["seed"]
     assert {"type": "integer", "minimum": 0, "maximum": 2**53 - 1} in seed["anyOf"]
+
+
+def test_read_a_file(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_bytes(b'\xef\xbb\xbf{"prompt": "caf\xc3\xa9"}')  # a byte-order mark, as some editors write
+    assert ChunkSchedule.read(path).prompt == "café"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "is empty; write {} for a schedule of all defaults"),
+        (b" \n\t", "is empty; write {} for a schedule of all defaults"),
+        (b'{"prompt": "caf\xe9"}', "is not UTF-8 text (byte 0xe9 at offset 15)"),
+        (b"[" * 100_000, "not a schedule: the JSON is nested too deeply"),
+        (b'{"seed": ' + b"9" * 5000 + b"}", "not valid JSON: a number too long to read"),
+    ],
+)
+def test_read_refuses_what_is_no_schedule(tmp_path, data, message):
+    path = tmp_path / "s.json"
+    path.write_bytes(data)
+    with pytest.raises(ScheduleError) as e:
+        ChunkSchedule.read(path)
+    assert len(e.value.problems) == 1 and e.value.problems[0][0] == "schedule" and e.value.problems[0][1].endswith(message)
+
+
+def test_read_a_missing_file(tmp_path):
+    with pytest.raises(ScheduleError, match="cannot read .*nope.json: No such file or directory"):
+        ChunkSchedule.read(tmp_path / "nope.json")
+
+
+def test_many_problems_are_summed_up():
+    with pytest.raises(ScheduleError) as e:
+        ChunkSchedule.parse({f"k{i}": 0 for i in range(50)})
+    assert len(e.value.problems) == 21 and e.value.problems[-1] == ("schedule", "and 30 more problems")
+
+
+def test_messages_quote_long_values_cut_short():
+    with pytest.raises(ScheduleError) as e:
+        ChunkSchedule.parse({"seed": "x" * 10_000, "y" * 100: 1})
+    (seed, seed_message), (key, _) = sorted(e.value.problems)
+    assert seed == "seed" and len(seed_message) < 150 and seed_message.endswith("...")
+    assert key == "y" * 37 + "..."

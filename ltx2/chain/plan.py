@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -30,6 +31,7 @@ FRAMES_PER_LATENT = 8
 MIN_CLIP_FRAMES = 9
 MAX_CLIP_FRAMES = 1025
 MAX_TOTAL_FRAMES = 2_000_000
+MIN_FPS = 1
 MAX_FPS = 240
 DEFAULT_MAX_CHUNKS = 200
 
@@ -71,14 +73,19 @@ def _neighbours(frames: int) -> str:
     return f"{below} or {above}" if below != above else str(above)
 
 
+_FPS_TEXT = re.compile(r"\s*\d{1,9}(\.\d{0,12})?(/\d{1,9})?\s*")
+
+
 def as_fps(fps: int | float | str | Fraction) -> Fraction:
-    """An exact frame rate from 24, 23.976..., "24000/1001" or a Fraction; 0 < fps <= 240."""
+    """An exact frame rate from 24, 23.976..., "24000/1001" or a Fraction; 1 <= fps <= 240."""
     try:
+        if isinstance(fps, str) and not _FPS_TEXT.fullmatch(fps):  # Fraction("1e99999999") would take forever
+            raise ValueError(fps)
         value = Fraction(fps) if not isinstance(fps, float) else Fraction(fps).limit_denominator(1001)
-    except (ValueError, ZeroDivisionError, TypeError):
+    except (ValueError, ZeroDivisionError, TypeError, OverflowError):
         raise PlanError("fps", f"{fps!r} is not a frame rate; give a number such as 24 or 24000/1001") from None
-    if not 0 < value <= MAX_FPS:
-        raise PlanError("fps", f"{fps} is out of range; use a frame rate above 0 and at most {MAX_FPS}")
+    if not MIN_FPS <= value <= MAX_FPS:
+        raise PlanError("fps", f"{fps} is out of range; use a frame rate from {MIN_FPS} to {MAX_FPS}")
     return value
 
 

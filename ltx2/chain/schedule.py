@@ -21,7 +21,9 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -41,6 +43,7 @@ from .plan import ChainPlan, frames_for_seconds
 
 MAX_SEED = 2**53 - 1  # seeds travel through JSON and JavaScript; larger integers lose precision there
 LORA_SCALE_LIMIT = 10.0
+MAX_PROBLEMS = 20  # more are summed up in one line
 
 
 class ScheduleError(InputError):
@@ -48,6 +51,15 @@ class ScheduleError(InputError):
 
 
 # --- per-chunk values: one value, or a list whose last value repeats -------------------------------------
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: error messages quote what was given, never all of it."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"a deeply nested {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _per_chunk(kind: type, lo: float, hi: float, what: str):
@@ -59,9 +71,9 @@ def _per_chunk(kind: type, lo: float, hi: float, what: str):
         if kind is float:
             ok_type = ok_type or isinstance(value, float)
         if not ok_type or (kind is float and not math.isfinite(value)):
-            raise PydanticCustomError("per_chunk", "{where}expected {wanted}, got {got}", {"where": where, "wanted": wanted, "got": repr(value)})
+            raise PydanticCustomError("per_chunk", "{where}expected {wanted}, got {got}", {"where": where, "wanted": wanted, "got": _shown(value)})
         if not lo <= value <= hi:
-            raise PydanticCustomError("per_chunk", "{where}{got} is out of range; expected {wanted}", {"where": where, "wanted": wanted, "got": repr(value)})
+            raise PydanticCustomError("per_chunk", "{where}{got} is out of range; expected {wanted}", {"where": where, "wanted": wanted, "got": _shown(value)})
         return kind(value)
 
     def validate(value: Any) -> Any:
@@ -310,12 +322,33 @@ class ChunkSchedule(_Model):
                 source = json.loads(source)
             except json.JSONDecodeError as e:
                 raise ScheduleError([("schedule", f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")]) from None
+            except RecursionError:
+                raise ScheduleError([("schedule", "not a schedule: the JSON is nested too deeply")]) from None
+            except ValueError:  # an integer of more digits than Python converts (4300)
+                raise ScheduleError([("schedule", "not valid JSON: a number too long to read")]) from None
         if not isinstance(source, dict):
             raise ScheduleError([("schedule", f"expected a JSON object {{...}}, got {type(source).__name__}")])
         try:
             return cls.model_validate(source)
         except ValidationError as e:
             raise ScheduleError(_problems(e)) from None
+        except RecursionError:
+            raise ScheduleError([("schedule", "not a schedule: the JSON is nested too deeply")]) from None
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> ChunkSchedule:
+        """A schedule from a UTF-8 JSON file. An empty file is refused (``{}`` is the all-defaults schedule)."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise ScheduleError([("schedule", f"cannot read {path}: {e.strerror}")]) from None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise ScheduleError([("schedule", f"{path} is not UTF-8 text (byte {data[e.start]:#04x} at offset {e.start})")]) from None
+        if not text.strip():
+            raise ScheduleError([("schedule", f"{path} is empty; write {{}} for a schedule of all defaults")])
+        return cls.parse(text)
 
     @classmethod
     def json_schema(cls) -> dict:
@@ -341,7 +374,8 @@ def _path(loc: tuple) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            part = part if len(part) <= 40 else part[:37] + "..."
+            out += f".{part}" if out else part
     return out
 
 
@@ -363,7 +397,10 @@ def _problems(error: ValidationError) -> list[tuple[str, str]]:
         else:
             message = item["msg"].removeprefix("Value error, ")
             if item["type"] not in ("per_chunk", "value_error") and "input" in item:
-                message += f" (got {item['input']!r})"
+                message += f" (got {_shown(item['input'])})"
             problems.append((loc, message))
     # a misspelt required field shows up twice (unknown + missing): the "did you mean" says it all
-    return [(_path(loc) or "schedule", msg) for loc, msg in problems if not (msg == "this field is required" and loc in suggested)]
+    shown = [(_path(loc) or "schedule", msg) for loc, msg in problems if not (msg == "this field is required" and loc in suggested)]
+    if len(shown) > MAX_PROBLEMS:
+        shown = [*shown[:MAX_PROBLEMS], ("schedule", f"and {len(shown) - MAX_PROBLEMS} more problems")]
+    return shown

@@ -36,7 +36,8 @@ from torch import nn
 
 from ..model.fp8_linear import FP8, Fp8Linear, dequantize
 from .build import CheckpointMismatch, build_on_meta, load_into
-from .gemma_packed import open_safetensors, packed_config, write_tokenizer_folder
+from .checkpoint import CheckpointFile, MissingFile, what_it_is
+from .gemma_packed import packed_config, write_tokenizer_folder
 from .lazy import LazyTensor, quantized_at_load
 
 GEMMA3_12B_TEXT_CONFIG: dict = {
@@ -90,19 +91,32 @@ UNSUPPORTED = "use a bf16 or fp8 (scaled) Gemma file"
 def _weight_files(folder: Path) -> list[Path]:
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-        return [folder / s for s in shards]
+        weight_map = _json_file(index).get("weight_map")
+        if not isinstance(weight_map, dict) or not all(isinstance(s, str) for s in weight_map.values()):
+            raise CheckpointMismatch(f"{index}: has no weight_map of shard file names: a damaged model folder")
+        return [folder / s for s in sorted(set(weight_map.values()))]
     single = folder / "model.safetensors"
     if single.is_file():
         return [single]
-    raise FileNotFoundError(f"no Gemma weights in {folder}: expected model.safetensors, or shards listed in model.safetensors.index.json")
+    raise MissingFile(f"no Gemma weights in {folder}: expected model.safetensors, or shards listed in model.safetensors.index.json")
 
 
 def _folder_config(folder: Path) -> dict:
     path = folder / "config.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{folder} has no config.json: point to the Gemma model folder written by save_pretrained (config.json + *.safetensors)")
-    return json.loads(path.read_text())
+        raise MissingFile(f"{folder} has no config.json: point to the Gemma model folder written by save_pretrained (config.json + *.safetensors)")
+    return _json_file(path)
+
+
+def _json_file(path: Path) -> dict:
+    """A JSON object from ``path``, or :class:`CheckpointMismatch` naming it."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as e:
+        raise CheckpointMismatch(f"{path}: not valid JSON ({str(e)[:200]}): a damaged model folder") from None
+    if not isinstance(data, dict):
+        raise CheckpointMismatch(f"{path}: not a JSON object: a damaged model folder")
+    return data
 
 
 def gemma_config(source: str | os.PathLike) -> dict | None:
@@ -112,10 +126,17 @@ def gemma_config(source: str | os.PathLike) -> dict | None:
     if path.is_dir():
         return _folder_config(path)
     if path.is_file() and path.suffix == ".safetensors":
-        return packed_config(open_safetensors(path))
+        return packed_config(CheckpointFile(path))
     if path.exists():
-        raise ValueError(f"{path} is not a Gemma model folder or a .safetensors file")
-    raise FileNotFoundError(f"Gemma text encoder not found: {path} (give a model folder or a .safetensors file from models/text_encoders)")
+        raise CheckpointMismatch(f"{path} is not a Gemma model folder or a .safetensors file")
+    raise MissingFile(f"Gemma text encoder not found: {path} (give a model folder or a .safetensors file from models/text_encoders)")
+
+
+def foreign_file(keys) -> str | None:
+    """What a file is when it holds no Gemma text model ("an LTX-2 checkpoint", "a LoRA", ...); None for a Gemma file."""
+    if any(k.endswith("embed_tokens.weight") for k in keys):
+        return None
+    return what_it_is(keys) or "an LTX-2 checkpoint"
 
 
 def text_part(config: dict | None) -> dict:
@@ -151,7 +172,10 @@ def text_model_prefix(keys: set[str], where: Path) -> str:
     for prefix in TEXT_MODEL_PREFIXES:
         if prefix + "embed_tokens.weight" in keys:
             return prefix
-    raise CheckpointMismatch(f"{where}: not a Gemma text encoder (no embed_tokens.weight under any of {[p for p in TEXT_MODEL_PREFIXES if p]})")
+    raise CheckpointMismatch(
+        f"{where}: not a Gemma text encoder (it is {foreign_file(keys)}: no embed_tokens.weight under any of "
+        f"{[p for p in TEXT_MODEL_PREFIXES if p]}); give the Gemma model folder or its .safetensors file (models/text_encoders)"
+    )
 
 
 def _bytes(t: torch.Tensor) -> bytes:
@@ -161,7 +185,7 @@ def _bytes(t: torch.Tensor) -> bytes:
 def _text_model_state(files: list[Path], weights: str) -> dict[str, LazyTensor]:
     """The text model's tensors (prefix removed) as lazy reads. fp8 weights stay fp8 with their scale under
     ``<layer>.weight_scale`` (``weights`` ``auto`` / ``fp8``) or are dequantised as they stream in (``full``)."""
-    checkpoints = [open_safetensors(f) for f in files]
+    checkpoints = [CheckpointFile(f) for f in files]
     where = files[0] if len(files) == 1 else files[0].parent
     prefix = text_model_prefix({k for c in checkpoints for k in c.keys()}, where)
     raw: dict[str, LazyTensor] = {}
@@ -172,7 +196,10 @@ def _text_model_state(files: list[Path], weights: str) -> dict[str, LazyTensor]:
     for name in sorted(raw):
         tensor = raw.pop(name)
         if name.endswith(QUANT_INFO_SUFFIX):
-            fmt = json.loads(_bytes(tensor.load())).get("format", "?")
+            try:
+                fmt = json.loads(_bytes(tensor.load())).get("format", "?")
+            except (ValueError, AttributeError, RecursionError):
+                fmt = "unreadable"
             if fmt not in FP8_FORMATS:
                 raise CheckpointMismatch(f"{where}: {prefix}{name.removesuffix(QUANT_INFO_SUFFIX)} is quantised as {fmt!r}, which is not supported; {UNSUPPORTED}")
             continue
@@ -277,7 +304,7 @@ def _tokenizer_from_sentencepiece_bytes(data: bytes, origin: Path):
     try:
         import sentencepiece  # noqa: F401  (transformers needs it to read a tokenizer.model)
     except ImportError:
-        raise FileNotFoundError(
+        raise MissingFile(
             f"{origin} embeds only a SentencePiece tokenizer ({EMBEDDED_TOKENIZER_KEY}), which needs the 'sentencepiece' "
             "package; install it, or give a tokenizer path: the Gemma 3 model folder or its tokenizer.json"
         ) from None
@@ -300,7 +327,7 @@ def load_gemma_tokenizer(source: str | os.PathLike, *, tokenizer: str | os.PathL
         path = Path(tokenizer)
         if path.is_dir():
             if not any((path / f).is_file() for f in TOKENIZER_FILES):
-                raise FileNotFoundError(f"no Gemma tokenizer in {path}: expected {' or '.join(TOKENIZER_FILES)} there")
+                raise MissingFile(f"no Gemma tokenizer in {path}: expected {' or '.join(TOKENIZER_FILES)} there")
             return _tokenizer_from_folder(path)
         if path.is_file() and path.name.endswith(".json"):
             from transformers import PreTrainedTokenizerFast
@@ -308,22 +335,22 @@ def load_gemma_tokenizer(source: str | os.PathLike, *, tokenizer: str | os.PathL
             return PreTrainedTokenizerFast(tokenizer_file=str(path), bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>")
         if path.is_file() and path.suffix == ".model":
             return _tokenizer_from_sentencepiece_bytes(path.read_bytes(), path)
-        raise FileNotFoundError(f"Gemma tokenizer not found: {path} (give a folder with {' or '.join(TOKENIZER_FILES)}, or one of those files)")
+        raise MissingFile(f"Gemma tokenizer not found: {path} (give a folder with {' or '.join(TOKENIZER_FILES)}, or one of those files)")
     path = Path(source)
     if path.is_dir():
         if not any((path / f).is_file() for f in TOKENIZER_FILES):
-            raise FileNotFoundError(
+            raise MissingFile(
                 f"no Gemma tokenizer in {path}: put tokenizer.json (and tokenizer_config.json) from the Gemma model "
                 "repository there, or give a tokenizer path"
             )
         return _tokenizer_from_folder(path)
-    checkpoint = open_safetensors(path)
+    checkpoint = CheckpointFile(path)
     if packed_config(checkpoint) is not None:
         with tempfile.TemporaryDirectory() as tmp:
             write_tokenizer_folder(checkpoint, Path(tmp))
             return _tokenizer_from_folder(Path(tmp))
     if EMBEDDED_TOKENIZER_KEY not in checkpoint.shapes:
-        raise FileNotFoundError(
+        raise MissingFile(
             f"{path} carries no tokenizer: give a tokenizer path (a Gemma 3 model folder, or its tokenizer.json "
             "or tokenizer.model)"
         )

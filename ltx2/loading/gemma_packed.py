@@ -15,24 +15,15 @@ The official ``text_encoders/gemma4-12b-with-proj-ltx-2.5*.safetensors`` carries
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 
 from .build import CheckpointMismatch
-from .checkpoint import CheckpointFile
+from .checkpoint import CheckpointFile, MissingFile
 
 CONFIG_KEY = "gemma_config"
 TOKENIZER_KEY = "tokenizer_json"
 ASSET_PREFIX = "hf_asset__"
 REQUIRED_ASSETS = ("tokenizer_config.json", "processor_config.json")
-
-
-def open_safetensors(path: Path) -> CheckpointFile:
-    """``path``'s header, or an error naming the file when it is not a readable ``.safetensors`` file."""
-    try:
-        return CheckpointFile(path)
-    except (struct.error, ValueError, OverflowError, MemoryError, KeyError, TypeError, AttributeError) as error:
-        raise CheckpointMismatch(f"{path}: not a .safetensors file (its header cannot be read: {type(error).__name__}: {error})") from None
 
 
 def packed_config(checkpoint: CheckpointFile) -> dict | None:
@@ -54,7 +45,7 @@ def write_tokenizer_folder(checkpoint: CheckpointFile, folder: Path) -> None:
     ``config.json`` (so ``AutoTokenizer`` finds the model type as it would in the original folder)."""
     missing = [key for key in (TOKENIZER_KEY, *(ASSET_PREFIX + name for name in REQUIRED_ASSETS)) if key not in checkpoint.shapes]
     if missing:
-        raise FileNotFoundError(f"{checkpoint.path} is a packed Gemma file without {', '.join(missing)}: give a tokenizer path (a Gemma model folder or its tokenizer.json)")
+        raise MissingFile(f"{checkpoint.path} is a packed Gemma file without {', '.join(missing)}: give a tokenizer path (a Gemma model folder or its tokenizer.json)")
     files = {"tokenizer.json": TOKENIZER_KEY, **{key[len(ASSET_PREFIX) :]: key for key in checkpoint.keys(ASSET_PREFIX)}}
     for name, key in files.items():
         (folder / Path(name).name).write_bytes(checkpoint.read(key).numpy().tobytes())  # the name only: never a path outside

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from ..errors import InputError
 from ..model.fp8_linear import Fp8Linear, quantize
-from .checkpoint import parse_version, read_header
+from .build import CheckpointMismatch
+from .checkpoint import CheckpointFile, parse_version, read_header, what_it_is
 
 log = logging.getLogger(__name__)
 
@@ -66,21 +66,25 @@ class LoraPair:
 
 
 def read_lora(path: str | os.PathLike) -> dict[str, LoraPair]:
-    """{module path: (A, B)} from an official LoRA file."""
-    raw = load_file(str(path))
-    pairs: dict[str, LoraPair] = {}
-    for key in raw:
-        if not key.endswith(".lora_A.weight"):
-            continue
-        module = key[: -len(".lora_A.weight")].removeprefix(FILE_PREFIX)
-        up_key = key[: -len(".lora_A.weight")] + ".lora_B.weight"
-        if up_key not in raw:
-            raise ValueError(f"{path}: {key} has no matching {up_key}")
-        pairs[module] = LoraPair(raw[key], raw[up_key])
-    unpaired = [k for k in raw if k.endswith(".lora_B.weight") and k.removeprefix(FILE_PREFIX)[: -len(".lora_B.weight")] not in pairs]
+    """{module path: (A, B)} from an official LoRA file; :class:`CheckpointMismatch` naming the file when it is not
+    a sound safetensors file or holds no complete LoRA pairs (checked from the header, before any tensor is read)."""
+    lora = CheckpointFile(path)
+    downs = [k for k in lora.shapes if k.endswith(".lora_A.weight")]
+    ups = {k.removesuffix(".lora_A.weight") + ".lora_B.weight" for k in downs}
+    missing = sorted(ups - set(lora.shapes))
+    if missing:
+        raise CheckpointMismatch(f"{path}: {missing[0]} is missing (its lora_A is there): a damaged LoRA file")
+    unpaired = sorted(k for k in lora.shapes if k.endswith(".lora_B.weight") and k not in ups)
     if unpaired:
-        raise ValueError(f"{path}: lora_B without lora_A: {unpaired}")
-    return pairs
+        raise CheckpointMismatch(f"{path}: {unpaired[0]} has no lora_A: a damaged LoRA file")
+    if not downs:
+        what = what_it_is(lora.shapes)
+        what = "an LTX-2 checkpoint" if what is None else "a LoRA of another layout" if what == "a LoRA" else what
+        raise CheckpointMismatch(f"{path}: no LoRA pairs (*.lora_A.weight with *.lora_B.weight): it is {what}, not an LTX-2 LoRA; give an official-layout LTX-2 LoRA file")
+    return {
+        key.removesuffix(".lora_A.weight").removeprefix(FILE_PREFIX): LoraPair(lora.read(key), lora.read(key.removesuffix(".lora_A.weight") + ".lora_B.weight"))
+        for key in downs
+    }
 
 
 def targets(model: nn.Module, pairs: dict[str, LoraPair], source: str) -> dict[str, tuple[nn.Linear, LoraPair]]:

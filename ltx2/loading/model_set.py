@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from .checkpoint import COMPONENTS, CheckpointFile, MissingComponent
+from .build import CheckpointMismatch
+from .checkpoint import COMPONENTS, CheckpointFile, MissingComponent, what_it_is
 
 ROLES = {
     "transformer": (("transformer", "text connectors"), "the transformer"),
@@ -64,7 +65,9 @@ class ModelSet:
         opened = {name: _open(path, flags[name]) for name, path in (("checkpoint", checkpoint), ("vae", vae), ("audio_vae", audio_vae)) if path}
         holds = {role for role in ROLES if not _lacks(opened["checkpoint"], role)}
         if "transformer" not in holds:
-            raise InputError([(flags["checkpoint"], f"{checkpoint.name} holds no LTX transformer ({_lacks(opened['checkpoint'], 'transformer')}): give the model's transformer or single-file checkpoint")])
+            kind = what_it_is(opened["checkpoint"].shapes)
+            why = f"it is {kind}, not an LTX-2 checkpoint" if kind else f"it holds no LTX transformer: {_lacks(opened['checkpoint'], 'transformer')}"
+            raise InputError([(flags["checkpoint"], f"{checkpoint.name}: {why}; give the model's transformer or single-file checkpoint")])
         if holds == set(ROLES):  # a single file holds everything
             extra = [(flags[n], f"{checkpoint.name} is a single-file checkpoint that holds its own VAEs: leave {flags[n]} out") for n in ("vae", "audio_vae") if n in opened]
             if extra:
@@ -90,10 +93,11 @@ def _path(p) -> Path | None:
 
 
 def _open(path: str | os.PathLike, flag: str) -> CheckpointFile:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError([(flag, f"{path} is not a file" if path.exists() else f"{path} does not exist")])
-    return CheckpointFile(path)
+    """The file's header, checked; any fault of the file as an input error naming ``flag``."""
+    try:
+        return CheckpointFile(path)
+    except CheckpointMismatch as error:
+        raise InputError([(flag, str(error))]) from None
 
 
 def _lacks(ckpt: CheckpointFile, role: str) -> str | None:

@@ -26,8 +26,7 @@ from ..text.features import feature_extractor_from_config
 from ..text.gemma import MAX_LENGTH, GemmaEncoder
 from .build import CheckpointMismatch, build_on_meta, load_into
 from .checkpoint import CheckpointFile
-from .gemma import gemma_config, load_gemma_text_model, load_gemma_tokenizer, text_model_type, text_part
-from .gemma_packed import open_safetensors
+from .gemma import foreign_file, gemma_config, load_gemma_text_model, load_gemma_tokenizer, text_model_type, text_part
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,9 @@ def check_gemma_version(checkpoint: CheckpointFile, gemma: str | os.PathLike) ->
     te = f"the text encoder {gemma.name}"
     if wanted is not None:
         if declared != wanted:
-            found = f"declares gemma_version {declared!r}" if declared else "declares no gemma_version (Gemma 3, or not an LTX text encoder)"
+            foreign = foreign_file(CheckpointFile(gemma).shapes) if gemma.is_file() else None
+            what = f"it is {foreign}, not a Gemma text encoder" if foreign else "Gemma 3, or not an LTX text encoder"
+            found = f"declares gemma_version {declared!r}" if declared else f"declares no gemma_version ({what})"
             raise CheckpointMismatch(f"{checkpoint.path.name} needs the Gemma text encoder with gemma_version {wanted!r}, but {te} {found}; use the text encoder released with this model")
         return
     if checkpoint.version >= VERSIONED_SINCE:
@@ -84,7 +85,7 @@ def projection_file(checkpoint: CheckpointFile, gemma: str | os.PathLike | None 
     if checkpoint.keys(PREFIX):
         return checkpoint
     if gemma is not None and Path(gemma).is_file():
-        text_file = open_safetensors(Path(gemma))
+        text_file = CheckpointFile(Path(gemma))
         if text_file.keys(PREFIX):
             return text_file
     where = checkpoint.path.name + (f" nor in {Path(gemma).name}" if gemma is not None else "")

@@ -29,13 +29,13 @@ from ..model.connector import ConnectorConfig, EmbeddingsConnector
 from ..model.fp8_linear import dequantize
 from ..model.ops import fp8_linear_class
 from ..model.transformer import CONNECTOR_PREFIXES, AudioVideoTransformer
+from ..options import WEIGHT_MODES
 from .build import build_on_meta, load_into
 from .checkpoint import CheckpointFile
 from .lazy import LazyTensor, quantized_at_load
 from .lora import read_lora, targets
 
 DIT_PREFIX = "model.diffusion_model."
-WEIGHT_MODES = ("auto", "fp8", "full")
 FP8_STORED = ("F8_E4M3", "F8_E5M2")
 SCALE_SUFFIXES = (".weight_scale", ".input_scale")
 BLOCKS = "transformer_blocks."

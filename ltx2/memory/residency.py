@@ -28,8 +28,8 @@ from torch import nn
 
 from ..loading.build import get_local, return_freed_memory, set_local, stream_into
 from ..loading.lazy import Source
+from ..options import OFFLOAD_MODES
 
-OFFLOAD_MODES = ("none", "model", "blocks")
 PHASES: dict[str, tuple[str, ...]] = {
     "text": ("text_encoder", "text_features", "video_connector", "audio_connector"),
     "encode": ("video_encoder", "audio_encoder"),

@@ -11,10 +11,9 @@ from ..errors import InputError
 from ..memory.activations import tiling_for_budget
 from ..memory.planner import Geometry
 from ..model.vae_tiling import VideoTiling
+from ..options import HANDOFF_MODES, SAMPLERS
 from ..sampling.schedules import DISTILLED_STAGE1, DISTILLED_STAGE2, shifted_sigmas
 
-HANDOFF_MODES = ("reencode", "latent")
-SAMPLERS = ("auto", "euler", "ancestral")
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ import av
 import numpy as np
 
 from ..errors import InputError
+from ..options import SEAMS_MAX_SIDE
 
-DEFAULT_MAX_SIDE = 256
+DEFAULT_MAX_SIDE = SEAMS_MAX_SIDE
 """Pixels on the longer side the metrics see; larger videos are area-downscaled to it."""
 
 VideoSource = str | os.PathLike | io.IOBase
