@@ -473,10 +473,11 @@ def _render(args: argparse.Namespace) -> int:
     import shutil
 
     from .chain.progress import ProgressTracker
-    from .host import StandaloneHost
+    from .host import ChainCancelled, StandaloneHost
     from .model.fp8_linear import set_fp8_matmul
     from .pipeline.models import demo_models, load_models
     from .pipeline.run import render_chain
+    from .shutdown import stop_on_signals
 
     device, plan, schedule, settings, fused, loras = _check_render(args)
     if args.demo:
@@ -516,11 +517,13 @@ def _render(args: argparse.Namespace) -> int:
 
     run_dir = args.run_dir or args.out.with_name(args.out.name + ".ltx2run")
     host = StandaloneHost(models.device, listeners=[show])
-    try:
-        render_chain(models, settings, plan, schedule, out_path=args.out, keep_partial=args.keep_partial, run_dir=run_dir, host=host, crf=args.crf)
-    except KeyboardInterrupt:
-        print(f"interrupted: run the same command again to resume from {run_dir}", file=sys.stderr)
-        return 130
+    with stop_on_signals(host.cancel, lambda note: print(note, file=sys.stderr)) as stop:  # Ctrl-C / SIGTERM: stop at the next step
+        try:
+            render_chain(models, settings, plan, schedule, out_path=args.out, keep_partial=args.keep_partial, run_dir=run_dir, host=host, crf=args.crf)
+        except (KeyboardInterrupt, ChainCancelled):
+            kept = f"; the video so far is {args.out.with_name(f'{args.out.stem}.partial{args.out.suffix}')}" if args.keep_partial else ""
+            print(f"interrupted: run the same command again to resume from {run_dir}{kept}", file=sys.stderr)
+            return stop.exit_code
     if not args.keep_run:
         shutil.rmtree(run_dir, ignore_errors=True)
     print(args.out)

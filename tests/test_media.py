@@ -170,3 +170,61 @@ def test_tee_writes_the_file_and_keeps_frames_in_memory(tmp_path):
     path, media = result.output
     assert path == out and media.frames.shape[0] == PLAN.total_frames
     assert len(decode(out)[1]) == PLAN.total_frames
+
+
+def top_level_boxes(path):
+    data, boxes, at = path.read_bytes(), [], 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        boxes.append(data[at + 4 : at + 8].decode())
+        at += size if size >= 8 else len(data)
+    return boxes
+
+
+@pytest.mark.parametrize("keep_partial", [False, True])
+def test_finished_and_partial_files_are_regular_faststart_mp4s(tmp_path, keep_partial):
+    out = tmp_path / "x.mp4"
+    sink = lossless(out, keep_partial=keep_partial)
+    sink.open(PLAN.fps, 4)
+    for level in (0.2, 0.8):  # two pieces: two fragments while writing
+        sink.write(sink.prepare(torch.full((2, 16, 16, 3), level), torch.zeros(2, 800)), SAMPLE_RATE)
+    fragmented = list(tmp_path.glob(".x.mp4.*.writing"))
+    if keep_partial:
+        sink.abort()
+    else:
+        sink.commit()
+    done = tmp_path / ("x.partial.mp4" if keep_partial else "x.mp4")
+    boxes = top_level_boxes(done)
+    assert "moof" not in boxes and boxes.index("moov") < boxes.index("mdat"), boxes  # index first: plays while downloading
+    assert len(decode(done)[1]) == 4
+    assert len(fragmented) == 1 and not fragmented[0].exists() and {p.name for p in tmp_path.iterdir()} == {done.name}
+
+
+def test_the_temporary_file_is_fragmented_a_fragment_per_piece(tmp_path):
+    writer = Mp4Writer(tmp_path / "x.mp4", crf=0, preset="ultrafast")
+    writer.open(PLAN.fps, 6)
+    for level in (0.2, 0.5, 0.8):
+        writer.write(writer.prepare(torch.full((2, 16, 16, 3), level), None), None)
+    writer._close()
+    assert top_level_boxes(writer.tmp_path).count("moof") == 3
+    writer.tmp_path.unlink()
+
+
+def test_opening_removes_temporary_files_no_live_writer_holds(tmp_path):
+    from ltx2.media.files import FileLock
+
+    stale = tmp_path / ".x.mp4.99999.writing"  # left by a killed run
+    stale.write_bytes(b"half a video")
+    half_copied = tmp_path / ".x.mp4.99999.flattening"  # killed while copying to the final file
+    half_copied.write_bytes(b"")
+    held = tmp_path / ".x.mp4.88888.writing"  # another live writer of the same output
+    lock = FileLock(held)
+    other = tmp_path / ".y.mp4.77777.writing"  # another output's
+    other.write_bytes(b"")
+    try:
+        writer = Mp4Writer(tmp_path / "x.mp4")
+        writer.open(PLAN.fps, 1)
+        assert not stale.exists() and not half_copied.exists() and held.exists() and other.exists()
+        writer.abort()
+    finally:
+        lock.release()

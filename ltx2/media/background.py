@@ -4,7 +4,12 @@
 render thread (never the renderer's own buffers), ``write`` hands it to one worker thread through a bounded
 queue and returns; the worker writes pieces in order. At most ``max_pending`` pieces wait in the queue, so
 memory stays bounded by a chunk or two however long the video. An encoder failure is raised, as :class:`EncoderError`, on the render thread at its next
-``check`` (every denoise step), ``write`` or ``commit``; the worker is always joined, with a timeout.
+``check`` (every denoise step), ``write`` or ``commit``.
+
+The worker is always joined, with a timeout, before the inner sink is committed or aborted: closing a file
+while the worker still writes to it would crash the process. A KeyboardInterrupt (a second Ctrl-C) during the
+join does not cut it short: the worker drops the pieces still queued, the join goes on, and the interrupt is
+raised once the worker has stopped.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class BackgroundSink:
         self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._drop = threading.Event()  # set: the worker skips the pieces still queued
         self.encode_seconds = 0.0
         """Time the worker spent writing pieces."""
         self.blocked_seconds = 0.0
@@ -47,8 +53,8 @@ class BackgroundSink:
             item = self._queue.get()
             if item is _DONE:
                 return
-            if self._error is not None:
-                continue  # failed: keep draining so writers never block
+            if self._error is not None or self._drop.is_set():
+                continue  # failed or stopping: keep draining so writers never block
             t0 = time.perf_counter()
             try:
                 self.inner.write(*item)  # (piece, sample_rate)
@@ -77,15 +83,38 @@ class BackgroundSink:
     def _join(self) -> None:
         if self._thread is None:
             return
-        self._queue.put(_DONE)
-        self._thread.join(self.join_timeout)
+        deadline = time.monotonic() + self.join_timeout
+        interrupt: KeyboardInterrupt | None = None
+        done_sent = False
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            try:
+                if not done_sent:
+                    self._queue.put(_DONE, timeout=0.1)
+                    done_sent = True
+                self._thread.join(0.1)
+            except queue.Full:
+                continue
+            except KeyboardInterrupt as error:
+                interrupt = error
+                self._drop.set()
         if self._thread.is_alive():
             raise EncoderError(f"the video encoder did not finish within {self.join_timeout:g} s")
         self._thread = None
+        if interrupt is not None:
+            raise interrupt
 
-    def commit(self) -> object:
+    def _join_or_abort(self) -> None:
+        """Join the worker; on failure abort the inner sink, unless the worker is still writing to it."""
         try:
             self._join()
+        except BaseException:
+            if self._thread is None:  # stopped: closing is safe (else the next run removes the temporary file)
+                self.inner.abort()
+            raise
+
+    def commit(self) -> object:
+        self._join_or_abort()
+        try:
             self.check()
         except BaseException:
             self.inner.abort()
@@ -93,7 +122,5 @@ class BackgroundSink:
         return self.inner.commit()
 
     def abort(self) -> None:
-        try:
-            self._join()  # let the pieces already handed over finish: a kept partial file then has them
-        finally:
-            self.inner.abort()
+        self._join_or_abort()  # let the pieces already handed over finish: a kept partial file then has them
+        self.inner.abort()

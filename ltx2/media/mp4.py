@@ -1,10 +1,17 @@
 """A streaming MP4 writer on PyAV: H.264 video (yuv420p) and AAC audio, written piece by piece.
 
 Frames get exact timestamps on a 1/fps time base (rational rates such as 24000/1001 stay exact), audio on a
-1/sample_rate time base; libavformat interleaves the two as packets arrive. The file is written under a
-temporary name and renamed on commit, so the final name only ever holds a finished video. On abort the
-temporary file is removed, or, with ``keep_partial``, closed properly and renamed ``<name>.partial.mp4``,
-playable up to the last piece written.
+1/sample_rate time base; libavformat interleaves the two as packets arrive.
+
+The file is written under a hidden temporary name, ``.<name>.<pid>.writing``, as a fragmented MP4: the init
+segment (written with the first fragment, so its edit lists are exact), then a fragment per piece, every piece
+starting on a keyframe. It plays up to its last complete fragment at any moment, so a player can follow a long render and a SIGKILL leaves a playable file. The
+fragment of a piece reaches the disk once the encoder has passed its last frame, which, with the encoder's
+lookahead, is while the next piece is written (or at commit). On commit the packets are copied (not
+re-encoded) into a regular ``faststart`` MP4 renamed atomically to the final name, so that name only ever holds
+a finished video every player reads. On abort the temporary file is removed, or, with ``keep_partial``, copied
+the same way to ``<name>.partial.mp4``, playable up to the last piece written. A writer locks its temporary
+file; opening a writer removes the temporary files of the same output that no live writer holds.
 """
 
 from __future__ import annotations
@@ -18,9 +25,12 @@ import av
 import numpy as np
 import torch
 
+from .files import FileLock, flatten, remove_leftovers
+
 log = logging.getLogger(__name__)
 
 _LAYOUTS = {1: "mono", 2: "stereo"}
+_FRAGMENTED = {"movflags": "frag_keyframe+delay_moov+default_base_moof", "flush_packets": "1"}
 
 
 def to_uint8_frames(frames: torch.Tensor) -> np.ndarray:
@@ -49,6 +59,7 @@ class Mp4Writer:
         self._container = None
         self._video = None
         self._audio = None
+        self._lock: FileLock | None = None
         self._fps: Fraction | None = None
         self._frames_written = 0
         self._samples_written = 0
@@ -60,7 +71,14 @@ class Mp4Writer:
     def open(self, fps: Fraction, total_frames: int) -> None:
         self._fps = Fraction(fps)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._container = av.open(str(self.tmp_path), mode="w", format="mp4")
+        remove_leftovers(self.path.parent, f".{self.path.name}.*.writing", f".{self.path.name}.*.flattening")
+        self._lock = FileLock(self.tmp_path)  # before libavformat truncates the file: same file, same lock
+        try:
+            self._container = av.open(str(self.tmp_path), mode="w", format="mp4", options=_FRAGMENTED)
+        except BaseException:
+            self._lock.release()
+            self.tmp_path.unlink(missing_ok=True)
+            raise
 
     def check(self) -> None:
         return None
@@ -71,7 +89,7 @@ class Mp4Writer:
         video = self._container.add_stream("libx264", rate=self._fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.time_base = 1 / self._fps
-        video.options = {"crf": str(self.crf), "preset": self.preset}
+        video.options = {"crf": str(self.crf), "preset": self.preset, "forced-idr": "1"}
         self._video = video
         if channels is not None:
             if channels not in _LAYOUTS:
@@ -92,8 +110,10 @@ class Mp4Writer:
             self._add_streams(pixels.shape[2], pixels.shape[1], None if audio is None else audio.shape[0], sample_rate)
         if (audio is None) != (self._audio is None):
             raise ValueError("every piece must have audio, or none may: the first piece decided the file's streams")
-        for image in pixels:
+        for i, image in enumerate(pixels):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            if i == 0:  # each piece starts a fragment
+                frame.pict_type = av.video.frame.PictureType.I
             frame.pts = self._frames_written
             self._frames_written += 1
             self._container.mux(self._video.encode(frame))
@@ -114,13 +134,31 @@ class Mp4Writer:
         finally:
             self._container.close()
             self._container = None
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+
+    def _flatten_to(self, path: Path) -> None:
+        staging = self.path.with_name(f".{self.path.name}.{os.getpid()}.flattening")
+        lock = FileLock(staging)
+        try:
+            flatten(self.tmp_path, staging)
+            os.replace(staging, path)
+        finally:
+            lock.release()
+            staging.unlink(missing_ok=True)
+        self.tmp_path.unlink()
 
     def commit(self) -> Path:
         if self._frames_written == 0:
             self.abort()
             raise RuntimeError("no frames were written; nothing to save")
-        self._close()
-        os.replace(self.tmp_path, self.path)
+        try:
+            self._close()
+            self._flatten_to(self.path)
+        except BaseException:
+            self.tmp_path.unlink(missing_ok=True)
+            raise
         return self.path
 
     def abort(self) -> None:
@@ -129,6 +167,10 @@ class Mp4Writer:
         except Exception as error:  # a broken encoder must not stop the cleanup
             log.warning("closing %s failed while aborting: %s", self.tmp_path, error)
         if self.keep_partial and self._frames_written and self.tmp_path.exists():
-            os.replace(self.tmp_path, self.partial_path)
+            try:
+                self._flatten_to(self.partial_path)
+            except (OSError, ValueError, av.FFmpegError) as error:  # the fragmented file still plays: keep it so
+                log.warning("could not remux %s (%s); keeping it fragmented", self.tmp_path, error)
+                os.replace(self.tmp_path, self.partial_path)
         else:
             self.tmp_path.unlink(missing_ok=True)
