@@ -24,6 +24,7 @@ from pathlib import Path
 from .chain.plan import DEFAULT_MAX_CHUNKS, ChainPlan, as_fps, make_plan
 from .chain.report import plan_report
 from .chain.schedule import ChunkSchedule, ScheduleError
+from .cli_checks import device_from_flag, file_problems, gather, output_problems
 from .errors import InputError
 from .options import HANDOFF_MODES, OFFLOAD_MODES, SAMPLERS, SEAMS_MAX_SIDE, WEIGHT_MODES
 
@@ -232,10 +233,10 @@ def _choose(plans, budget: int, mode: str = "auto", blocks: int | None = None):
 def _memory(args: argparse.Namespace) -> int:
     from .memory.planner import table
 
-    problems = _file_problems(_model_files(args))
+    problems = file_problems(_model_files(args))
     if problems:
         raise InputError(problems)
-    device = _device(args.device)
+    device = device_from_flag(args.device)
     budget = _budget(args.vram, device)
     plans = _plans(args, device, args.width, args.height, args.frames, args.tail_frames)
     chosen = None
@@ -356,76 +357,10 @@ def _fused_lora(spec: str) -> tuple[Path, float]:
     return Path(path), value
 
 
-def _device(spec: str | None):
-    """``--device`` as a torch device that exists here (default: cuda when available)."""
-    import torch
-
-    from .host import default_device
-
-    if spec is None:
-        return default_device()
-    try:
-        device = torch.device(spec)
-    except RuntimeError:
-        raise InputError([("--device", f"{spec!r} is not a device; use cpu, cuda, cuda:N or mps")]) from None
-    backend = getattr(torch, device.type, None)
-    if device.type != "cpu":
-        if not (hasattr(backend, "is_available") and backend.is_available()):
-            raise InputError([("--device", f"{spec}: torch {torch.__version__} has no {device.type} device on this machine; use --device cpu")])
-        if device.index is not None and device.index >= backend.device_count():
-            raise InputError([("--device", f"{spec}: there is no {device.type} device {device.index} ({backend.device_count()} here)")])
-    return device
-
-
 def _model_files(args: argparse.Namespace) -> list[tuple[str, Path | None, str]]:
     """(flag, path, kind) of the model files given: kind ``file``, or ``any`` for a file or a folder."""
     return [("--checkpoint", args.checkpoint, "any"), ("--gemma", args.gemma, "any"), ("--vae", args.vae, "file"),
             ("--audio-vae", args.audio_vae, "file"), ("--upsampler", args.upsampler, "file")]  # fmt: skip
-
-
-def _file_problems(entries) -> list[tuple[str, str]]:
-    """Why each (flag, path, kind) cannot be read: missing, the wrong kind, unreadable."""
-    problems = []
-    for flag, path, kind in entries:
-        if path is None:
-            continue
-        if not path.exists():
-            problems.append((flag, f"{path} does not exist"))
-        elif not (path.is_file() or (kind == "any" and path.is_dir())):
-            problems.append((flag, f"{path} is {'a folder' if path.is_dir() else 'not a regular file'}; give the file"))
-        elif not os.access(path, os.R_OK):
-            problems.append((flag, f"{path} cannot be read (permission denied)"))
-    return problems
-
-
-def _unwritable(folder: Path) -> str | None:
-    """Why files cannot be made in ``folder`` (created as needed), or None."""
-    here = Path(os.path.abspath(folder))
-    while not here.exists():
-        here = here.parent
-    if not here.is_dir():
-        return f"{here} is not a folder"
-    if not os.access(here, os.W_OK | os.X_OK):
-        return f"cannot write in {here} (permission denied)"
-    return None
-
-
-def _output_problems(out: Path, run_dir: Path | None) -> list[tuple[str, str]]:
-    if out.is_dir():
-        return [("--out", f"{out} is a folder; give the MP4 file to write, e.g. {out / 'video.mp4'}")]
-    if out.exists() and not out.is_file():
-        return [("--out", f"{out} is not a regular file (a device or a pipe); give the MP4 file to write")]
-    wrong = [("--out", _unwritable(out.parent)), ("--run-dir", _unwritable(run_dir) if run_dir is not None else None)]
-    return [(flag, why) for flag, why in wrong if why]
-
-
-def _gather(problems: list, make):
-    """``make()``, or None with its input problems added to ``problems``."""
-    try:
-        return make()
-    except InputError as e:
-        problems += e.problems
-        return None
 
 
 _DEMO_IGNORES = (("--fused-lora", "fused_lora"), ("--upsampler", "upsampler"), ("--tokenizer", "tokenizer"), ("--gemma", "gemma"),
@@ -442,23 +377,23 @@ def _check_render(args: argparse.Namespace):
     if args.demo:
         given = [flag for flag, name in _DEMO_IGNORES if getattr(args, name)] + [f"--{name}" for name in ("weights", "vram") if getattr(args, name) != "auto"]
         problems += [(flag, "has no effect with --demo (the built-in tiny model); leave it out") for flag in given]
-    fused = [lora for spec in args.fused_lora for lora in [_gather(problems, partial(_fused_lora, spec))] if lora]
-    loras = [(name, Path(path)) for spec in args.lora for name, path in [_gather(problems, partial(_split, spec, "=", "", "--lora")) or ("", "")] if name]
-    device = _gather(problems, lambda: _device(args.device if args.device or not args.demo else "cpu"))
-    problems += _file_problems([*_model_files(args), ("--tokenizer", args.tokenizer, "any"), ("--image", args.image, "file"),
+    fused = [lora for spec in args.fused_lora for lora in [gather(problems, partial(_fused_lora, spec))] if lora]
+    loras = [(name, Path(path)) for spec in args.lora for name, path in [gather(problems, partial(_split, spec, "=", "", "--lora")) or ("", "")] if name]
+    device = gather(problems, lambda: device_from_flag(args.device if args.device or not args.demo else "cpu"))
+    problems += file_problems([*_model_files(args), ("--tokenizer", args.tokenizer, "any"), ("--image", args.image, "file"),
                                 *(("--fused-lora", path, "file") for path, _ in fused), *(("--lora", path, "file") for _, path in loras)])  # fmt: skip
-    problems += _output_problems(args.out, args.run_dir)
+    problems += output_problems(args.out, args.run_dir)
     for flag, value, lo, hi in (("--width", args.width, 1, MAX_SIDE), ("--height", args.height, 1, MAX_SIDE), ("--steps", args.steps, 1, MAX_STEPS), ("--crf", args.crf, 0, MAX_CRF)):
         if value is not None and not lo <= value <= hi:
             problems.append((flag, f"must be from {lo} to {hi}, got {value}"))
-    plan = _gather(problems, lambda: _plan_from_args(args))
-    schedule = _gather(problems, lambda: _schedule_for_render(args))
+    plan = gather(problems, lambda: _plan_from_args(args))
+    schedule = gather(problems, lambda: _schedule_for_render(args))
     if schedule is not None:
         given = 1 if args.image else 0  # --image is anchor 0; the file's anchors follow
         problems += [(f"--schedule: anchors[{k - given}]", f"image {a.image!r}: no such file") for k, a in enumerate(schedule.anchors) if k >= given and not Path(a.image).is_file()]
     if schedule is not None and plan is not None and args.anchor_continuations and not any(a.position == "first" for a in schedule.resolve(0, plan).anchors):
         problems.append(("--anchor-continuations", "needs an opening image: give --image (or a first-frame anchor on chunk 0 in --schedule)"))
-    settings = None if problems else _gather(problems, lambda: RenderSettings(
+    settings = None if problems else gather(problems, lambda: RenderSettings(
         width=args.width if args.width is not None else (128 if args.demo else 768),
         height=args.height if args.height is not None else ((128 if args.two_stage else 96) if args.demo else 512),
         sigmas=full_schedule(args.steps) if args.steps else RenderSettings.sigmas, handoff=args.handoff, drift=args.drift,
