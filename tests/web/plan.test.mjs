@@ -39,7 +39,7 @@ function randomCases(count, seed) {
   for (let i = 0; i < count; i++) {
     const clip = 8 * (1 + Math.floor(rand() * 40)) + 1;
     const tail = pickOne([1, 9, 17, 25, 33, clip - 8, clip, 24, 0]);
-    const fps = pickOne([24, 25, 30, 23.976, 29.97, 24000 / 1001, 59.94, 12.5, 0.5, 240, 241, 8.333]);
+    const fps = pickOne([24, 25, 30, 23.976, 29.97, 24000 / 1001, 59.94, 12.5, 1, 0.5, 240, 241, 8.333]);
     const bySeconds = rand() < 0.4;
     const kwargs = { fps, clip_frames: clip, tail_frames: tail, max_chunks: pickOne([200, 5, 1]) };
     if (bySeconds) kwargs.seconds = pickOne([0.01, 1, 2.5, 10, 33.3, 61.7, 100.123]);
@@ -50,7 +50,7 @@ function randomCases(count, seed) {
 }
 
 test("random plans and chunk_for_frame match Python, errors name the same field", () => {
-  const cases = randomCases(300, 7);
+  const cases = randomCases(400, 7);
   const expected = oracle(cases.map((plan) => ({ plan })));
   let planned = 0;
   cases.forEach((kwargs, i) => {

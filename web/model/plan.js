@@ -9,6 +9,7 @@ export const FRAMES_PER_LATENT = 8;
 export const MIN_CLIP_FRAMES = 9;
 export const MAX_CLIP_FRAMES = 1025;
 export const MAX_TOTAL_FRAMES = 2_000_000;
+export const MIN_FPS = 1;
 export const MAX_FPS = 240;
 export const DEFAULT_MAX_CHUNKS = 200;
 
@@ -101,8 +102,8 @@ export function asFps(fps) {
   } catch {
     throw new PlanError("fps", `${JSON.stringify(fps)} is not a frame rate; give a number such as 24 or 24000/1001`);
   }
-  if (!(value.n > 0n && value.n <= BigInt(MAX_FPS) * value.d)) {
-    throw new PlanError("fps", `${fps} is out of range; use a frame rate above 0 and at most ${MAX_FPS}`);
+  if (!(value.n >= BigInt(MIN_FPS) * value.d && value.n <= BigInt(MAX_FPS) * value.d)) {
+    throw new PlanError("fps", `${fps} is out of range; use a frame rate from ${MIN_FPS} to ${MAX_FPS}`);
   }
   return value;
 }
