@@ -199,7 +199,8 @@ def _budget(vram: str, device) -> int:
     return int(value * GiB)
 
 
-def _plans(args: argparse.Namespace, device, width: int, height: int, frames: int, tail_frames: int):
+def _plans(args: argparse.Namespace, device, width: int, height: int, frames: int, tail_frames: int, files=None):
+    """The planner's modes for these files (``files``: the model set when the caller has resolved it)."""
     import torch
 
     from .memory.planner import Geometry, plan_files
@@ -212,7 +213,8 @@ def _plans(args: argparse.Namespace, device, width: int, height: int, frames: in
     blocks = getattr(args, "blocks", None)
     if blocks is not None and blocks < 1:
         raise InputError([("--blocks", f"must be at least 1, got {blocks}")])
-    files = _model_set(args) if args.gemma or args.checkpoint.is_dir() else args.checkpoint  # no Gemma given: Gemma 3 12B as shipped
+    if files is None:
+        files = _model_set(args) if args.gemma or args.checkpoint.is_dir() else args.checkpoint  # no Gemma given: Gemma 3 12B as shipped
     return plan_files(files, args.gemma, geometry, weights=args.weights, dtype=dtype, device_type=device.type, upsampler=args.upsampler, blocks=blocks)
 
 
@@ -423,7 +425,7 @@ def _render(args: argparse.Namespace) -> int:
     else:
         files = _model_set(args)
         budget = _budget(args.vram, device)
-        plans = _plans(args, device, settings.width, settings.height, args.clip_frames, args.tail_frames)
+        plans = _plans(args, device, settings.width, settings.height, args.clip_frames, args.tail_frames, files)
         plan_memory = _choose(plans, budget, args.offload, args.blocks)
         if args.offload == "auto" or args.verbose:
             print(f"offload: {plan_memory.label}, planned peak {plan_memory.peak / 2**30:.1f} GiB", file=sys.stderr)

@@ -82,10 +82,9 @@ class ModelSet:
             if lacks:
                 raise InputError([(flags[name], f"{opened[name].path.name} is not {ROLES[role][1]} ({lacks})")])
         given = {"vae": Path(vae), "audio_vae": Path(audio_vae)}
-        files = cls(checkpoint, given["vae"], given["audio_vae"], _path(text_encoder))
-        _check_versions(files, flags)
-        _check_video_decoder(files.video_vae, flags["vae"])
-        return files
+        _check_versions(list(opened.values()), flags)
+        _check_video_decoder(opened["vae"], flags["vae"])
+        return cls(checkpoint, given["vae"], given["audio_vae"], _path(text_encoder))
 
 
 def _path(p) -> Path | None:
@@ -111,18 +110,16 @@ def _lacks(ckpt: CheckpointFile, role: str) -> str | None:
     return None
 
 
-def _check_versions(files: ModelSet, flags: dict[str, str]) -> None:
-    versions = {path: CheckpointFile(path).model_version for path in files.files()}
-    known = {v for v in versions.values() if v}
+def _check_versions(files: list[CheckpointFile], flags: dict[str, str]) -> None:
+    known = {f.model_version for f in files if f.model_version}
     if len(known) > 1:
-        listed = ", ".join(f"{p.name} is {v or 'unversioned'}" for p, v in versions.items())
+        listed = ", ".join(f"{f.path.name} is {f.model_version or 'unversioned'}" for f in files)
         raise InputError([(flags["checkpoint"], f"the files are of different model versions ({listed}): use the transformer, VAE and audio VAE of one release")])
 
 
-def _check_video_decoder(path: Path, flag: str) -> None:
-    vae = CheckpointFile(path).config.get("vae", {})
-    if vae.get("_class_name") == DIFFUSION_DECODER:
-        raise InputError([(flag, f"{path.name} is the diffusion video decoder ({DIFFUSION_DECODER}), which this engine does not run: use the conv decoder file of the same release (e.g. ltx-2.5-video-vae-conv-bf16.safetensors)")])
+def _check_video_decoder(ckpt: CheckpointFile, flag: str) -> None:
+    if ckpt.config.get("vae", {}).get("_class_name") == DIFFUSION_DECODER:
+        raise InputError([(flag, f"{ckpt.path.name} is the diffusion video decoder ({DIFFUSION_DECODER}), which this engine does not run: use the conv decoder file of the same release (e.g. ltx-2.5-video-vae-conv-bf16.safetensors)")])
 
 
 def _release(folder: Path, flags: dict[str, str]) -> dict[str, Path]:

@@ -261,13 +261,13 @@ def plan_files(checkpoint, gemma, geometry: Geometry, *, weights: str = "auto", 
     files = checkpoint if isinstance(checkpoint, ModelSet) else ModelSet.resolve(checkpoint, gemma)
     files = files if gemma is None else dataclasses.replace(files, text_encoder=Path(gemma))
     dtype_bytes = torch.finfo(dtype).bits // 8
+    parts = {path: CheckpointFile(path) for path in files.files()}
     components, config = {}, {}
-    for path in files.files():
-        part = CheckpointFile(path)
+    for part in parts.values():
         components.update(checkpoint_components(part, weights=weights, dtype_bytes=dtype_bytes))
         config.update(part.config)
-    ckpt = CheckpointFile(files.transformer)
-    config.update(ckpt.config)
+    ckpt = parts[files.transformer]
+    config.update(ckpt.config)  # the transformer's sections win
     gemma = files.text_encoder
     if gemma is not None:
         gemma_config, components["text_encoder"] = gemma_component(gemma, weights=weights, dtype_bytes=dtype_bytes)
