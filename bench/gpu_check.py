@@ -2,6 +2,7 @@
 
     python bench/gpu_check.py [--arch ltx23 ltx2] [--weights fp8 bf16] [--steps 8] [--budget-s 480] [--json]
     python bench/gpu_check.py --dry-run      # the same code path on the CPU at the tiny configs (a test)
+    python bench/gpu_check.py --speed [--dry-run]   # speed rows instead of the offload modes
 
 For each architecture (LTX-2 19B, LTX-2.3 22B; full-size configs from the reference manifests) and weights
 (``bf16``, ``fp8``: block Linears quantised per tensor with ``quantize_linears``), builds the DiT with random
@@ -14,6 +15,12 @@ denoise estimate for the same mode (``plan_modes`` with the component bytes of t
 blocks step time <= 1.35x resident. Runs 2.3 fp8 first and stops starting new configurations once
 ``--budget-s`` is spent, so a partial run still answers the goals. Without CUDA (and without ``--dry-run``) it
 says so and exits 0.
+
+``--speed``: per architecture and clip size (121 frames at 768x512 and at 1280x704), the DiT resident, seconds
+per unguided step (a forward over per-chunk caches, no host sync) for: bf16 eager with SDPA (the baseline), each
+optional attention backend (sageattention, flash-attn; a note when not installed or refused), bf16 with the blocks
+compiled (``compile_blocks``; the first step, which compiles, is reported apart), and fp8 block weights with the
+scaled fp8 matmul and without it (dequantised to bf16). Ratios are to the baseline of the same size.
 """
 
 from __future__ import annotations
@@ -30,12 +37,15 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ltx2.errors import InputError  # noqa: E402
 from ltx2.loading.checkpoint import CheckpointFile  # noqa: E402
 from ltx2.memory.planner import Component, plan_modes  # noqa: E402
 from ltx2.memory.residency import Residency  # noqa: E402
-from ltx2.model.fp8_linear import quantize_linears  # noqa: E402
+from ltx2.model.attention import ATTENTION_BACKENDS, set_attention_backend  # noqa: E402
+from ltx2.model.compile import compile_blocks  # noqa: E402
+from ltx2.model.fp8_linear import fp8_matmul_supported, quantize_linears, set_fp8_matmul  # noqa: E402
 from ltx2.model.positions import audio_positions, video_positions  # noqa: E402
-from ltx2.model.transformer import AudioVideoTransformer, ModalityInput  # noqa: E402
+from ltx2.model.transformer import AudioVideoTransformer, ForwardCache, ModalityInput  # noqa: E402
 
 GiB = 2**30
 MANIFESTS = {"ltx23": "ltx-2.3-22b.json", "ltx2": "ltx-2-19b.json"}
@@ -45,6 +55,8 @@ TINY_DIRS = [ROOT / "tests/fixtures/reference/fixtures/checkpoints", ROOT.parent
 TEXT_TOKENS = 1024
 BLOCKS = 8  # blocks mode keeps this many (--dry-run: 1, so the tiny 2-block DiT streams)
 MODES = ("none", "model", "blocks")
+SPEED_SIZES = ((121, 768, 512), (121, 1280, 704))
+DRY_SPEED_SIZES = ((25, 64, 64), (25, 96, 64))
 
 
 def find(dirs: list[Path], name: str) -> Path:
@@ -60,11 +72,12 @@ def load_config(arch: str, dry_run: bool) -> dict:
     return json.loads(find(MANIFEST_DIRS, MANIFESTS[arch]).read_text())["config"]
 
 
-def build(config: dict, device: torch.device, weights: str) -> AudioVideoTransformer:
-    """The DiT with random weights (std 0.02) made on ``device``, in bf16, its block Linears in fp8 if asked."""
+def build(config: dict, device: torch.device, weights: str = "bf16", dtype: torch.dtype = torch.bfloat16) -> AudioVideoTransformer:
+    """The DiT with random weights (std 0.02) made on ``device``, in ``dtype``, its block Linears in fp8 if
+    ``weights`` is "fp8"."""
     with torch.device("meta"):
         model = AudioVideoTransformer.from_config(config)
-    model = model.to_empty(device=device).to(torch.bfloat16)
+    model = model.to_empty(device=device).to(dtype)
     generator = torch.Generator(device=device).manual_seed(0)
     with torch.no_grad():
         for t in [*model.parameters(), *model.buffers()]:
@@ -97,6 +110,7 @@ def inputs(model: AudioVideoTransformer, frames: int, width: int, height: int, f
             torch.full((1,), 0.5, device=device),
             positions.to(device),
             torch.randn(1, TEXT_TOKENS, context_width, device=device, dtype=torch.bfloat16),
+            timestep_levels=(torch.full((1,), 0.5, device=device), torch.zeros(1, tokens, dtype=torch.long, device=device)),
         )
 
     video = stream(f * h * w, cfg.in_channels, video_positions(f, h, w, fps), text_width or cfg.dim)
@@ -164,6 +178,75 @@ def run_mode(config: dict, weights: str, mode: str, args, device: torch.device) 
     return result
 
 
+def timed_steps(model: AudioVideoTransformer, video, audio, steps: int, device: torch.device) -> tuple[float, float]:
+    """(first step s, mean s of the others) of ``steps`` unguided forwards sharing one ForwardCache."""
+    cache, times = ForwardCache(), []
+    with torch.inference_mode():
+        for _ in range(steps):
+            sync(device)
+            t = time.perf_counter()
+            model(video, audio, None, cache)
+            sync(device)
+            times.append(time.perf_counter() - t)
+    steady = times[1:] or times
+    return times[0], sum(steady) / len(steady)
+
+
+def speed(args, device: torch.device) -> None:
+    """The ``--speed`` rows (see the module doc)."""
+    sizes = DRY_SPEED_SIZES if args.dry_run else SPEED_SIZES
+    compile_backend = "aot_eager" if args.dry_run else "inductor"  # inductor's CPU build is minutes: the dry run checks the path
+    print(f"{'arch':<7}{'size':<14}{'row':<30}{'s/step':>8}{'ratio':>7}{'1st s':>8}", flush=True)
+    t0, notes = time.perf_counter(), []
+    for arch in args.arch:
+        config = load_config(arch, args.dry_run)
+        for frames, width, height in sizes:
+            size, base = f"{frames}x{width}x{height}", None
+
+            def row(name, model, video, audio, arch=arch, size=size):
+                nonlocal base
+                if time.perf_counter() - t0 > args.budget_s:
+                    notes.append(f"{arch} {size} {name}: not run (past --budget-s {args.budget_s:.0f})")
+                    return
+                try:
+                    first, step = timed_steps(model, video, audio, args.steps, device)
+                except Exception as e:  # report and go on: one row failing must not lose the others
+                    notes.append(f"{arch} {size} {name}: {type(e).__name__}: {e}")
+                    return
+                base = base or step
+                print(f"{arch:<7}{size:<14}{name:<30}{step:>8.3f}{step / base:>7.2f}{first:>8.2f}", flush=True)
+
+            model = build(config, device)
+            video, audio, _, _ = inputs(model, frames, width, height, args.fps, device)
+            row("bf16 sdpa eager", model, video, audio)
+            for backend in ATTENTION_BACKENDS[1:]:
+                try:
+                    set_attention_backend(backend)
+                except InputError as e:
+                    notes.append(f"{arch} {size} {backend}: skipped ({e})")
+                    continue
+                row(f"bf16 {backend} eager", model, video, audio)
+                set_attention_backend("sdpa")
+            row(f"bf16 sdpa compiled ({compile_backend})", compile_blocks(model, backend=compile_backend), video, audio)
+            del model
+            gc.collect()
+            model = build(config, device, "fp8")
+            if fp8_matmul_supported(device):
+                set_fp8_matmul(model, True)
+                row("fp8 weights, fp8 matmul", model, video, audio)
+            else:
+                notes.append(f"{arch} {size} fp8 matmul: skipped (needs compute capability 8.9 or newer)")
+            set_fp8_matmul(model, False)
+            row("fp8 weights, bf16 matmul", model, video, audio)
+            del model, video, audio
+            gc.collect()
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+    for note in notes:
+        print(f"note: {note}")
+    print(f"(total {time.perf_counter() - t0:.0f} s)")
+
+
 def fmt(x, spec=".2f") -> str:
     return "-" if x is None else format(x, spec)
 
@@ -181,6 +264,7 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=480, help="start no new configuration after this many seconds")
     parser.add_argument("--dry-run", action="store_true", help="the same code path on the CPU at the tiny configs, 2 steps, 25 frames 64x64")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--speed", action="store_true", help="speed rows (compile, attention backends, fp8 matmul) instead of the offload modes")
     args = parser.parse_args()
     if args.dry_run:
         device = torch.device("cpu")
@@ -194,6 +278,9 @@ def main() -> None:
         device = torch.device("cuda")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu (dry run, tiny configs)"
     print(f"gpu_check on {name}: {args.frames} frames {args.width}x{args.height}, {args.steps} steps, torch {torch.__version__}", flush=True)
+    if args.speed:
+        speed(args, device)
+        return
     unit = "GiB" if GiB == 2**30 else "MiB"
     header = f"{'arch':<7}{'weights':<8}{'mode':<9}{'DiT ' + unit:>8}{'peak ' + unit:>9}{'plan ' + unit:>9}{'plan/peak':>10}{'s/step':>8}{'1st s':>7}{'build s':>8}"
     print(header, flush=True)

@@ -25,6 +25,7 @@ from .chain.plan import DEFAULT_MAX_CHUNKS, ChainPlan, as_fps, make_plan
 from .chain.report import plan_report
 from .chain.schedule import ChunkSchedule, ScheduleError
 from .cli_checks import device_from_flag, file_problems, gather, output_problems
+from .cli_media import add_media_args, flagged_media_problem, media_defaults, media_guides
 from .errors import InputError
 from .options import HANDOFF_MODES, OFFLOAD_MODES, SAMPLERS, SEAMS_MAX_SIDE, WEIGHT_MODES
 
@@ -38,7 +39,8 @@ _FLAGS = {
     "total_frames": "--frames", "seconds": "--seconds", "fps": "--fps", "clip_frames": "--clip-frames", "tail_frames": "--tail-frames",
     "max_chunks": "--max-chunks", "width": "--width", "height": "--height", "handoff": "--handoff", "sampler": "--sampler",
     "anchor_continuations": "--anchor-continuations", "drift": "--drift", "tile": "--tile", "sigmas": "--steps", "seed": "--seed",
-    "guidance": "--guidance", "prompt": "--prompt", "negative_prompt": "--negative-prompt",
+    "guidance": "--guidance", "prompt": "--prompt", "negative_prompt": "--negative-prompt", "denoise": "--denoise", "audio_strength": "--audio-strength",
+    "audio_end": "--audio-end",
 }  # fmt: skip
 _FIELD_WORDS = re.compile(r"\b(" + "|".join(k for k in _FLAGS if "_" in k) + r")\b")
 
@@ -100,15 +102,16 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--image", type=_path, help="image for the first frame (image-to-video)")
     what.add_argument("--schedule", type=_path, help="schedule JSON: prompt keyframes, seeds, LoRA ramps, anchors (python -m ltx2 schema)")
     what.add_argument("--seed", type=int, help="seed (overrides the schedule's)")
-    length = what.add_mutually_exclusive_group(required=True)
-    length.add_argument("--frames", type=int, help="total output frames")
+    length = what.add_mutually_exclusive_group()
+    length.add_argument("--frames", type=int, help="total output frames (default with --audio or --video: as long as they last)")
     length.add_argument("--seconds", type=float, help="total length in seconds")
-    what.add_argument("--fps", default="24", help="frame rate (default 24)")
+    what.add_argument("--fps", help="frame rate (default 24, or the --video's)")
     what.add_argument("--width", type=int, help=f"multiple of 32 up to {MAX_SIDE} (default 768; 128 with --demo)")
     what.add_argument("--height", type=int, help=f"multiple of 32 up to {MAX_SIDE} (default 512; 96 with --demo, 128 with --demo --two-stage)")
     what.add_argument("--clip-frames", type=int, default=121, help="frames per chunk, 8k+1 (default 121)")
     what.add_argument("--tail-frames", type=int, default=25, help="frames handed from chunk to chunk, 8k+1 (default 25)")
     what.add_argument("--max-chunks", type=int, default=DEFAULT_MAX_CHUNKS, help=f"refuse plans with more chunks (default {DEFAULT_MAX_CHUNKS})")
+    add_media_args(render.add_argument_group("media to follow"), _path)
     how = render.add_argument_group("sampling and chaining")
     how.add_argument("--steps", type=int, help=f"full-model schedule with this many steps, 1 to {MAX_STEPS} (default: the distilled 8 steps)")
     how.add_argument("--guidance", type=float, help="guidance scale (default: none, as distilled models use)")
@@ -232,10 +235,24 @@ def _choose(plans, budget: int, mode: str = "auto", blocks: int | None = None):
         raise InputError([("--vram" if mode == "auto" else "--offload", str(e) + hint + force)]) from None
 
 
+def _memory_size_problems(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """``memory``'s sizes, held to the limits of ``render`` in its words (here --frames is a chunk's length)."""
+    from .pipeline.settings import RenderSettings
+
+    problems = [(flag, f"must be from 1 to {MAX_SIDE}, got {value}") for flag, value in (("--width", args.width), ("--height", args.height)) if not 1 <= value <= MAX_SIDE]
+    grid: list[tuple[str, str]] = []  # multiples of 32, for the sides in range
+    gather(grid, lambda: RenderSettings(width=args.width, height=args.height))
+    problems += [(f"--{field}", message) for field, message in grid if f"--{field}" not in dict(problems)]
+    chunk: list[tuple[str, str]] = []
+    gather(chunk, lambda: make_plan(fps=24, clip_frames=args.frames, tail_frames=args.tail_frames, total_frames=1))
+    flags = {"clip_frames": "--frames", "tail_frames": "--tail-frames"}
+    return problems + [(flags[field], message.replace("clip_frames", "--frames")) for field, message in chunk]
+
+
 def _memory(args: argparse.Namespace) -> int:
     from .memory.planner import table
 
-    problems = file_problems(_model_files(args))
+    problems = file_problems(_model_files(args)) + _memory_size_problems(args)
     if problems:
         raise InputError(problems)
     device = device_from_flag(args.device)
@@ -315,6 +332,9 @@ def _schedule_for_render(args: argparse.Namespace) -> ChunkSchedule:
         data["seed"] = args.seed
     if args.guidance is not None:
         data["guidance"] = args.guidance
+    for name in ("denoise", "audio_strength"):
+        if getattr(args, name) is not None:
+            data[name] = getattr(args, name)
     if args.image is not None:
         data["anchors"] = [{"chunk": 0, "position": "first", "image": str(args.image)}, *data.get("anchors", [])]
     return ChunkSchedule.parse(data)
@@ -385,11 +405,15 @@ def _check_render(args: argparse.Namespace):
     problems += file_problems([*_model_files(args), ("--tokenizer", args.tokenizer, "any"), ("--image", args.image, "file"),
                                 *(("--fused-lora", path, "file") for path, _ in fused), *(("--lora", path, "file") for _, path in loras)])  # fmt: skip
     problems += output_problems(args.out, args.run_dir)
+    guides = gather(problems, lambda: media_guides(args))
+    sized = guides is not None and gather(problems, lambda: media_defaults(args, guides))  # the fps and length to plan
     for flag, value, lo, hi in (("--width", args.width, 1, MAX_SIDE), ("--height", args.height, 1, MAX_SIDE), ("--steps", args.steps, 1, MAX_STEPS), ("--crf", args.crf, 0, MAX_CRF)):
         if value is not None and not lo <= value <= hi:
             problems.append((flag, f"must be from {lo} to {hi}, got {value}"))
-    plan = gather(problems, lambda: _plan_from_args(args))
+    plan = gather(problems, lambda: _plan_from_args(args)) if sized else None
     schedule = gather(problems, lambda: _schedule_for_render(args))
+    if guides is not None and plan is not None and schedule is not None:
+        problems += [flagged_media_problem(args, field, message) for field, message in guides.problems(plan, schedule)]
     if schedule is not None:
         given = 1 if args.image else 0  # --image is anchor 0; the file's anchors follow
         problems += [(f"--schedule: anchors[{k - given}]", f"image {a.image!r}: no such file") for k, a in enumerate(schedule.anchors) if k >= given and not Path(a.image).is_file()]
@@ -403,20 +427,20 @@ def _check_render(args: argparse.Namespace):
     ))  # fmt: skip
     if problems:
         raise InputError(problems)
-    return device, plan, schedule, settings, tuple((str(path), strength) for path, strength in fused), loras
+    return device, plan, schedule, settings, tuple((str(path), strength) for path, strength in fused), loras, guides
 
 
 def _render(args: argparse.Namespace) -> int:
     import shutil
 
-    from .chain.progress import ProgressTracker
+    from .chain.progress import ProgressLine, ProgressTracker
     from .host import ChainCancelled, StandaloneHost
     from .model.fp8_linear import set_fp8_matmul
     from .pipeline.models import demo_models, load_models
     from .pipeline.run import render_chain
     from .shutdown import stop_on_signals
 
-    device, plan, schedule, settings, fused, loras = _check_render(args)
+    device, plan, schedule, settings, fused, loras, guides = _check_render(args)
     if args.demo:
         print("DEMO: a tiny built-in model with random weights; the picture and the sound are noise.", file=sys.stderr)
         models = demo_models(device)
@@ -442,24 +466,23 @@ def _render(args: argparse.Namespace) -> int:
     for warning in schedule.check(plan):
         print(f"warning: {warning}", file=sys.stderr)
 
-    track = ProgressTracker()
+    track, line = ProgressTracker(), ProgressLine(live=sys.stderr.isatty())
 
-    def show(event) -> None:  # a failure is reported once, by main()
-        info = track(event)
-        if event.name in ("chunk_done", "done"):
-            eta = f", ETA {info['eta_seconds']:.0f} s" if info["eta_seconds"] is not None and event.name == "chunk_done" else ""
-            detail = {"chunk_done": f"chunk {getattr(event, 'chunk', 0) + 1}/{getattr(event, 'chunks', 0)} done{' (resumed)' if getattr(event, 'resumed', False) else ''}{eta}",
-                      "done": f"done in {getattr(event, 'seconds', 0):.1f} s"}[event.name]
-            print(detail, file=sys.stderr)
+    def show(event) -> None:  # per step and per chunk; a failure is reported once, by main()
+        text = line(track(event))
+        if text is not None:
+            sys.stderr.write(text)
+            sys.stderr.flush()
 
     run_dir = args.run_dir or args.out.with_name(args.out.name + ".ltx2run")
     host = StandaloneHost(models.device, listeners=[show])
     with stop_on_signals(host.cancel, lambda note: print(note, file=sys.stderr)) as stop:  # Ctrl-C / SIGTERM: stop at the next step
         try:
-            render_chain(models, settings, plan, schedule, out_path=args.out, keep_partial=args.keep_partial, run_dir=run_dir, host=host, crf=args.crf)
+            render_chain(models, settings, plan, schedule, out_path=args.out, keep_partial=args.keep_partial, run_dir=run_dir, host=host, crf=args.crf, guides=guides)
         except (KeyboardInterrupt, ChainCancelled):
             kept = f"; the video so far is {args.out.with_name(f'{args.out.stem}.partial{args.out.suffix}')}" if args.keep_partial else ""
             print(f"interrupted: run the same command again to resume from {run_dir}{kept}", file=sys.stderr)
+            stop.leave()
             return stop.exit_code
     if not args.keep_run:
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -11,3 +11,7 @@ SAMPLERS = ("auto", "euler", "ancestral")
 """The denoise step (ltx2.pipeline.settings)."""
 SEAMS_MAX_SIDE = 256
 """Pixels on the longer side the seam report measures frames at (ltx2.seams.source)."""
+TRACK_ENDS = ("error", "silence", "loop")
+"""What a soundtrack shorter than the video does past its end (ltx2.media.soundtrack)."""
+SOURCE_SOUNDS = ("auto", "keep", "regenerate")
+"""A source video's sound: kept as the soundtrack, regenerated, or kept when it has one (the CLI's --video-sound)."""

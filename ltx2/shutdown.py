@@ -24,6 +24,12 @@ class SignalStop:
         self._cancel = cancel
         self._notify = notify
         self.signum: int | None = None
+        self.leaving = False
+
+    def leave(self) -> None:
+        """The process exits after the block: further signals are ignored from then on, so a late second Ctrl-C
+        cannot interrupt the exit (e.g. in an atexit callback) with a traceback."""
+        self.leaving = True
 
     @property
     def exit_code(self) -> int:
@@ -32,6 +38,9 @@ class SignalStop:
 
     def handle(self, signum: int, frame=None) -> None:
         if self.signum is not None:
+            if _deferred.depth:  # inside a muxer's Python callbacks: raised when the block ends
+                _deferred.pending = True
+                return
             raise KeyboardInterrupt
         self.signum = signum
         self._cancel()
@@ -40,11 +49,37 @@ class SignalStop:
             self._notify(f"{name}: stopping after the current step (again to stop at once)")
 
 
+class _Deferred:
+    depth = 0
+    pending = False
+
+
+_deferred = _Deferred()  # the process's signals go to its main thread: one state
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """On the main thread, a second signal's KeyboardInterrupt waits until the block ends: for C code that calls
+    back into Python (PyAV writing to a Python file object), where an exception raised mid-call aborts the
+    process. Elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _deferred.depth += 1
+    try:
+        yield
+    finally:
+        _deferred.depth -= 1
+        if not _deferred.depth and _deferred.pending:
+            _deferred.pending = False
+            raise KeyboardInterrupt
+
+
 @contextmanager
 def stop_on_signals(cancel: Callable[[], None], notify: Callable[[str], None] | None = None) -> Iterator[SignalStop]:
     """Within the block, SIGINT and SIGTERM call ``cancel`` (e.g. ``StandaloneHost.cancel``) once, then raise
     KeyboardInterrupt. ``notify`` gets a one-line message on the first signal. The previous handlers come back
-    on exit. Off the main thread (where Python cannot install handlers) it installs nothing."""
+    on exit, unless the caller said it is leaving (:meth:`SignalStop.leave`). Off the main thread (where Python cannot install handlers) it installs nothing."""
     stop = SignalStop(cancel, notify)
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -56,4 +91,4 @@ def stop_on_signals(cancel: Callable[[], None], notify: Callable[[str], None] | 
         yield stop
     finally:
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_IGN if stop.leaving else handler)

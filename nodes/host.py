@@ -37,7 +37,7 @@ NODE_PREFIX = "LTX2Chain_"
 """Every node id starts with this; ids are permanent (saved workflows store them)."""
 CATEGORY = "LTX-2 Chain"
 PROGRESS_EVENT = "ltx2chain.progress"
-"""Websocket event carrying chain progress; payload: ChainEvent.to_dict() + node, prompt_id, fps, eta_seconds."""
+"""Websocket event carrying chain progress; payload: ChainEvent.to_dict() + node, prompt_id, render_speed, eta_seconds."""
 
 
 def _comfy(module: str):

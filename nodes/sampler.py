@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import logging
 
+import torch
+
+from ..ltx2.chain.plan import as_fps
 from ..ltx2.chain.report import plan_report
 from ..ltx2.chain.schedule import ChunkSchedule
 from ..ltx2.errors import InputError
+from ..ltx2.media.soundtrack import Soundtrack
+from ..ltx2.media.source_video import SourceVideo
 from ..ltx2.memory.activations import MIN_TILE_FRAMES, MIN_TILE_PIXELS, fixed_tiling
 from ..ltx2.model.vae_tiling import VideoTiling
+from ..ltx2.options import TRACK_ENDS
+from ..ltx2.pipeline.guides import MediaGuides
 from ..ltx2.pipeline.images import load_image
 from ..ltx2.pipeline.run import render_chain
 from ..ltx2.pipeline.settings import HANDOFF_MODES, SAMPLERS, RenderSettings, full_schedule
@@ -57,6 +64,17 @@ def _tiling(tile_size: int, temporal_tile: int) -> VideoTiling | str:
     return fixed_tiling(tile_size, temporal_tile)
 
 
+def _guides(soundtrack: dict | None, source_video, audio_end: str) -> MediaGuides:
+    """The soundtrack (the first of an AUDIO batch) and source frames connected to the sampler."""
+    track = None
+    if soundtrack is not None:
+        waveform = soundtrack.get("waveform") if isinstance(soundtrack, dict) else None
+        if not isinstance(waveform, torch.Tensor) or waveform.dim() != 3 or "sample_rate" not in soundtrack:
+            raise InputError([("soundtrack", "expected an AUDIO {waveform [batch, channels, samples], sample_rate} (e.g. from Load Audio)")])
+        track = Soundtrack(waveform[0], int(soundtrack["sample_rate"]), name="soundtrack", end=audio_end)
+    return MediaGuides(track, None if source_video is None else SourceVideo.from_frames(source_video, "source_video"))
+
+
 class ChainSampler(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -90,6 +108,10 @@ class ChainSampler(io.ComfyNode):
                 io.Int.Input("tile_size", default=0, min=0, max=4096, step=32, optional=True, tooltip="Spatial tile size in pixels for decoding (and re-encoding) the video, a multiple of 32, at least 96. 0: automatic, the largest tiles that fit the free device memory when temporal_tile is 0 too, else 768. Smaller tiles use less memory and take longer."),
                 io.Int.Input("temporal_tile", default=0, min=0, max=1024, step=8, optional=True, tooltip="Frames per temporal tile for decoding (and re-encoding) the video, a multiple of 8, at least 24. 0: automatic, chosen from the free device memory when tile_size is 0 too, else 80. Fewer frames use less memory."),
                 io.Combo.Input("sampler", options=list(SAMPLERS), default="auto", optional=True, tooltip="The denoise step. 'auto': what the reference pipelines use for the loaded model (ancestral Euler on LTX-2.5's distilled first stage, Euler otherwise); 'euler'; 'ancestral' (part of each step re-noised with seeded noise)."),
+                io.Audio.Input("soundtrack", optional=True, tooltip="A soundtrack to follow (a song, a voice-over; e.g. from Load Audio): every chunk's sound holds it at the schedule's audio_strength (1 = exactly), the video is made to match, and the MP4 carries the track itself."),
+                io.Image.Input("source_video", optional=True, tooltip="Frames of a video to restyle (e.g. Get Video Components' images; connect its audio and fps too): each chunk starts from the frames of its span, kept at 1 - the schedule's denoise (set denoise below 1 in Per-Chunk Values or the schedule)."),
+                io.Boolean.Input("media_length", default=True, optional=True, tooltip="With a soundtrack or source video connected: render as long as they last (total_frames and seconds are then ignored). Off: the length inputs decide."),
+                io.Combo.Input("audio_end", options=list(TRACK_ENDS), default="error", optional=True, tooltip="A soundtrack shorter than the video: refuse before rendering ('error'), or go on in silence, or loop the track."),
             ],
             outputs=[
                 io.Video.Output("video", tooltip="The finished MP4 (standard VIDEO: Save Video, Preview Video and the like take it)."),
@@ -106,8 +128,12 @@ class ChainSampler(io.ComfyNode):
         return check_schedule_json(schedule)
 
     @classmethod
-    def execute(cls, model, schedule, total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, width, height, handoff, drift, filename_prefix, keep_partial, return_frames, steps=0, guidance="auto", two_stage=False, anchor_continuations=0.0, crossfade=False, tile_size=0, temporal_tile=0, sampler="auto", schedule_in=None):
+    def execute(cls, model, schedule, total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, width, height, handoff, drift, filename_prefix, keep_partial, return_frames, steps=0, guidance="auto", two_stage=False, anchor_continuations=0.0, crossfade=False, tile_size=0, temporal_tile=0, sampler="auto", schedule_in=None,
+                soundtrack=None, source_video=None, media_length=True, audio_end="error"):  # fmt: skip
         source = _schedule(schedule_in, schedule)
+        guides = _guides(soundtrack, source_video, audio_end)
+        if guides and media_length:
+            total_frames, seconds = guides.length(as_fps(fps)), 0.0
         plan = plan_from_inputs(total_frames, seconds, fps, clip_frames, tail_frames, max_chunks, crossfade)
         settings = RenderSettings(
             width=width,
@@ -138,6 +164,7 @@ class ChainSampler(io.ComfyNode):
                 run_dir=target.run_dir,
                 return_media=return_frames,
                 host=host.make_host(node_id),
+                guides=guides,
             )
         path, media = run.output if return_frames else (run.output, None)
         blocked = host.blocked_output(FRAMES_OFF) if host.IN_COMFYUI else None

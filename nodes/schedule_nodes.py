@@ -138,17 +138,21 @@ class ChunkValues(io.ComfyNode):
                 io.String.Input("handoff_strength", default="1.0", tooltip="How firmly each chunk holds the previous chunk's tail (0..1), e.g. '1.0, 0.9'."),
                 io.String.Input("tail_noise", default="0.0", tooltip="Light re-noise of the handed-over tail (0..1)."),
                 io.String.Input("negative_prompt", default="", multiline=True, tooltip="Negative prompt for every chunk (empty keeps the upstream one)."),
+                io.String.Input("denoise", default="1.0", optional=True, tooltip="With a source video on the Chain Sampler: how much of each chunk is made anew (0 = the source exactly, 1 = from noise), e.g. '0.6'."),
+                io.String.Input("audio_strength", default="1.0", optional=True, tooltip="With a soundtrack on the Chain Sampler: how firmly each chunk's sound holds the track (1 = exactly; the video follows it)."),
             ],
             outputs=[_schedule_out()],
         )
 
     @classmethod
-    def execute(cls, seed, seed_mode, handoff_strength, tail_noise, negative_prompt, schedule=None):
+    def execute(cls, seed, seed_mode, handoff_strength, tail_noise, negative_prompt, denoise="1.0", audio_strength="1.0", schedule=None):
         changes = {
             "seed": parse_numbers("seed", seed, int),
             "seed_mode": seed_mode,
             "handoff_strength": parse_numbers("handoff_strength", handoff_strength),
             "tail_noise": parse_numbers("tail_noise", tail_noise),
+            "denoise": parse_numbers("denoise", denoise),
+            "audio_strength": parse_numbers("audio_strength", audio_strength),
         }
         if negative_prompt.strip():
             changes["negative_prompt"] = negative_prompt

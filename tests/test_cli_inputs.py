@@ -39,6 +39,10 @@ def model(p):
     return ["render", "--checkpoint", str(p / "model.safetensors"), "--gemma", str(p / "gemma"), "--frames", "25"]
 
 
+def memory(p):
+    return ["memory", "--checkpoint", str(p / "model.safetensors")]
+
+
 # (argv given the place, the flag the one error line names)
 CASES = {
     "device bogus": (lambda p: [*DEMO, "--device", "bogus"], "--device"),
@@ -81,6 +85,16 @@ CASES = {
     "plan fps huge exponent": (lambda p: ["plan", "--frames", "25", "--fps", "1e99999999"], "--fps"),
     "plan max-chunks": (lambda p: ["plan", "--frames", "100000", "--max-chunks", "3"], "--max-chunks"),
     "schema indent": (lambda p: ["schema", "--indent", "99"], "--indent"),
+    "memory width 0": (lambda p: [*memory(p), "--width", "0"], "--width"),
+    "memory width huge": (lambda p: [*memory(p), "--width", "100000"], "--width"),
+    "memory height negative": (lambda p: [*memory(p), "--height", "-512"], "--height"),
+    "memory height not 32k": (lambda p: [*memory(p), "--height", "100"], "--height"),
+    "memory frames 0": (lambda p: [*memory(p), "--frames", "0"], "--frames"),
+    "memory frames not 8k+1": (lambda p: [*memory(p), "--frames", "120"], "--frames"),
+    "memory frames huge": (lambda p: [*memory(p), "--frames", "100001"], "--frames"),
+    "memory tail negative": (lambda p: [*memory(p), "--tail-frames", "-1"], "--tail-frames"),
+    "memory tail not 8k+1": (lambda p: [*memory(p), "--tail-frames", "24"], "--tail-frames"),
+    "memory tail too long": (lambda p: [*memory(p), "--frames", "33", "--tail-frames", "33"], "--tail-frames"),
 }
 
 

@@ -50,3 +50,20 @@ def test_signals_stop_cleanly_and_the_run_resumes(tmp_path, signals, gap, code):
     r = subprocess.run(render_args(out), check=False, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and "(resumed)" in r.stderr, r.stderr
     assert out.exists()
+
+
+INTERRUPTED_IMPORT = """
+import builtins, runpy
+real_import = builtins.__import__
+def ctrl_c_while_loading_the_cli(name, globals=None, locals=None, fromlist=(), level=0):
+    if name == "cli" and level == 1 and globals and globals.get("__package__") == "ltx2":
+        raise KeyboardInterrupt  # as a Ctrl-C while torch loads
+    return real_import(name, globals, locals, fromlist, level)
+builtins.__import__ = ctrl_c_while_loading_the_cli
+runpy.run_module("ltx2", run_name="__main__")
+"""
+
+
+def test_ctrl_c_while_the_cli_loads_is_one_line_and_status_130():
+    r = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT], check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stderr, r.stdout) == (130, "error: interrupted\n", "")

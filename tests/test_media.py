@@ -148,6 +148,8 @@ def test_cancel_leaves_nothing_or_a_playable_partial(tmp_path, keep_partial):
         _, frames, _, _ = decode(partial)
         assert len(frames) == PLAN.chunks[2].keep[1]  # everything up to the last finished chunk
     assert {p.name for p in tmp_path.iterdir()} <= {"x.partial.mp4"}
+    ChainRunner(PatternRenderer(), StandaloneHost(device="cpu")).run(PLAN, ChunkSchedule(), lossless(out, keep_partial=keep_partial))
+    assert {p.name for p in tmp_path.iterdir()} == {"x.mp4"}  # the finished run's video replaces the partial
 
 
 def test_mp4_pieces_are_owned_copies(tmp_path):
@@ -228,3 +230,29 @@ def test_opening_removes_temporary_files_no_live_writer_holds(tmp_path):
         writer.abort()
     finally:
         lock.release()
+
+
+KILLED_WRITER = """
+import os, signal, sys, torch
+from fractions import Fraction
+from ltx2.media.mp4 import Mp4Writer
+writer = Mp4Writer(sys.argv[1], crf=0, preset="medium")  # the default preset: B-frames and lookahead
+writer.open(Fraction(sys.argv[2]), 1000)
+for n, samples in ((33, 22022), (24, 16016)):
+    writer.write(writer.prepare(torch.full((n, 16, 16, 3), n / 40), torch.full((2, samples), 0.25)), 16000)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_writer_killed_after_two_pieces_leaves_exactly_their_frames_and_sound(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(tmp_path / "x.mp4"), str(PLAN.fps)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    (left,) = tmp_path.glob(".x.mp4.*.writing")
+    rate, frames, samples, sample_rate = decode(left)
+    assert rate == PLAN.fps and len(frames) == 33 + 24, "every frame of both pieces, none held back by the encoder or muxer"
+    assert [round(f.mean() / 255 * 40) for f in (frames[0], frames[32], frames[33], frames[-1])] == [33, 33, 24, 24]
+    assert sample_rate == 16000 and 38038 - 3 * AAC_FRAME < samples <= 38038, "the sound up to the AAC encoder's delay"

@@ -79,6 +79,18 @@ def test_refused_workflow_shows_the_node_errors(server, monkeypatch):
 
 def test_progress_lines():
     describe = load_script().describe
-    assert describe({"event": "chain_start", "chunks": 3, "total_frames": 241, "fps": 24.0}) == "chain: 3 chunks, 241 frames at 24 fps"
+    assert describe({"event": "chain_start", "chunks": 3, "total_frames": 241, "frame_rate": 24.0}) == "chain: 3 chunks, 241 frames at 24 fps"
     assert describe({"event": "denoise_step", "step": 2, "steps": 8, "eta_seconds": 41.4}) == "  step 2/8, about 41 s left"
     assert describe({"event": "error", "cancelled": True, "message": ""}) == "chain stopped: cancelled"
+
+
+def test_every_payload_the_engine_sends_reads_as_a_line():
+    """The payloads as the tracker makes them (speed and ETA still unknown at the start): none crashes the script."""
+    from ltx2.chain.events import ChainFailed, ChainFinished, ChainStarted, ChunkFinished, ChunkStarted, DenoiseStep
+    from ltx2.chain.progress import ProgressTracker
+
+    describe, track = load_script().describe, ProgressTracker()
+    events = [ChainStarted(2, 41, 24.0), ChunkStarted(0, 2, False, "a fox"), DenoiseStep(0, 2, 1, 8), ChunkFinished(0, 2, False, 25, 41, 1.0),
+              ChunkStarted(1, 2, True, "a fox"), ChunkFinished(1, 2, True, 41, 41, 0.1), ChainFinished(2, 41, 1, 2.0), ChainFailed(1, True, "")]  # fmt: skip
+    lines = [describe(track(event)) for event in events]
+    assert lines[0] == "chain: 2 chunks, 41 frames at 24 fps" and lines[4] == "chunk 2/2 (resumed)" and lines[-1] == "chain stopped: cancelled"

@@ -128,6 +128,28 @@ def test_a_corrupt_chunk_file_is_rendered_again(tmp_path):
     assert torch.equal(again.output.frames, reference.output.frames)
 
 
+def test_opening_a_run_directory_removes_the_temporary_files_of_killed_runs(tmp_path):
+    from ltx2.chain.store import RunStore
+    from ltx2.media.files import FileLock
+
+    run(PLAN, SCHEDULE, run_dir=tmp_path)
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    killed = [tmp_path / "chunk_00007.safetensors.tmp", tmp_path / "run.json.tmp"]  # SIGKILL while saving
+    for path in killed:
+        path.write_bytes(b"half a chunk")
+    saving = tmp_path / "chunk_00008.safetensors.tmp"  # another live run, saving right now
+    lock = FileLock(saving)
+    try:
+        RunStore(tmp_path)
+        assert not any(p.exists() for p in killed) and saving.exists()
+    finally:
+        lock.release()
+    saving.unlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == kept, "the run's own files stay"
+    _, renderer = run(PLAN, SCHEDULE, run_dir=tmp_path)
+    assert renderer.rendered == []
+
+
 class RecordingSink(MemorySink):
     def __init__(self):
         super().__init__()

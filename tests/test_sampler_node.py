@@ -170,7 +170,7 @@ def test_inside_comfyui(pack, tiny_models, inside_comfyui, comfy, tmp_path, monk
     renderer = importlib.import_module(pack.__name__ + ".ltx2.pipeline.renderer").LTXChunkRenderer
     given = []
     original_init = renderer.__init__
-    monkeypatch.setattr(renderer, "__init__", lambda self, models, settings, images=None: given.append(images) or original_init(self, models, settings, images))
+    monkeypatch.setattr(renderer, "__init__", lambda self, models, settings, images=None, guides=None: given.append(images) or original_init(self, models, settings, images, guides))
     schedule = {"prompt": "a fox", "anchors": [{"chunk": 0, "image": "fox.png"}]}
     video, images, audio, plan_json = run_sampler(pack, model, node_id="12", schedule=json.dumps(schedule)).args
     # each phase had ComfyUI load only its own components, with the planner's working memory for it
@@ -201,7 +201,9 @@ def pack_message(pack):
 
 def test_tile_inputs_reach_the_render_settings(pack, demo, tiny_models, monkeypatch):
     inputs = node(pack, "ChainSampler").GET_SCHEMA().inputs
-    assert [(i.id, i.optional) for i in inputs[-3:]] == [("tile_size", True), ("temporal_tile", True), ("sampler", True)]  # old workflows still validate
+    # inputs added later come last and are optional: old workflows still validate, their widget values stay in place
+    later = ["tile_size", "temporal_tile", "sampler", "soundtrack", "source_video", "media_length", "audio_end"]
+    assert [(i.id, i.optional) for i in inputs[-len(later) :]] == [(name, True) for name in later]
     tiling = importlib.import_module(pack.__name__ + ".ltx2.model.vae_tiling")
     Axis, Tiling = tiling.AxisTiling, tiling.VideoTiling
 

@@ -40,8 +40,10 @@ def test_ui_workflow_matches_the_node_schemas(pack, path):
         if not node["type"].startswith("LTX2Chain_"):
             continue
         _, schema = known[node["type"]]
-        linked = {i["name"] for i in node.get("inputs", []) if i.get("link") is not None}
-        widgets = [i.id for i in schema.inputs if i.io_type in ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO") and i.id not in linked]
+        # a widget fed by a link keeps its place (and value) in widgets_values, as the frontend saves it
+        widgets = [i.id for i in schema.inputs if i.io_type in ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")]
+        sockets = {i["name"] for i in node.get("inputs", []) if "widget" not in i}
+        assert sockets <= {i.id for i in schema.inputs if i.id not in widgets}, (node["type"], sockets)
         # the frontend stores a seed's "control after generate" mode as one more value, right after the seed
         widgets = [v for i in schema.inputs if i.id in widgets for v in ([i.id, "control"] if i.options.get("control_after_generate") else [i.id])]
         assert len(node["widgets_values"]) == len(widgets), (node["type"], widgets)
@@ -58,7 +60,27 @@ def load_image_stand_in(image: str) -> tuple:
     return picture[None], torch.zeros(1, 48, 80)
 
 
-CORE_NODES = {"LoadImage": load_image_stand_in}
+MEDIA_FRAMES, MEDIA_FPS = TINY_RUN["total_frames"], 24
+"""The stand-in media last as long as the tiny run: a sampler following them renders as many frames."""
+
+
+def load_audio_stand_in(audio: str) -> tuple:
+    """ComfyUI's core LoadAudio, for ``song.mp3``: 44.1 kHz stereo as long as MEDIA_FRAMES."""
+    assert audio == "song.mp3"
+    samples = -(-MEDIA_FRAMES * 44100 // MEDIA_FPS)  # every frame's sound, to the last sample
+    return ({"waveform": 0.1 * torch.sin(torch.arange(samples) / 20.0).expand(1, 2, samples), "sample_rate": 44100},)
+
+
+def load_video_stand_in(file: str) -> tuple:
+    """ComfyUI's core LoadVideo, for ``source.mp4``: a VIDEO object (here, what Get Video Components returns of it)."""
+    assert file == "source.mp4"
+    frames = torch.linspace(0, 1, MEDIA_FRAMES).view(-1, 1, 1, 1).expand(MEDIA_FRAMES, 48, 80, 3).clone()
+    sound = {"waveform": torch.zeros(1, 1, MEDIA_FRAMES * 48000 // MEDIA_FPS), "sample_rate": 48000}
+    return ((frames, sound, float(MEDIA_FPS)),)
+
+
+CORE_NODES = {"LoadImage": load_image_stand_in, "LoadAudio": load_audio_stand_in, "LoadVideo": load_video_stand_in,
+              "GetVideoComponents": lambda video: video}  # fmt: skip
 
 
 def run_api_workflow(pack, prompt: dict) -> dict:

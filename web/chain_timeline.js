@@ -2,6 +2,7 @@
 // the editor, the panel and their models are plain modules under model/ and view/.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
+import { findPlanSource, LINKED_NOTICE, planNote } from "./model/graph.js";
 import { PLAN_DEFAULTS } from "./model/plan.js";
 import { PROGRESS_EVENT } from "./model/progress.js";
 import { createProgressPanel } from "./view/progress_panel.js";
@@ -10,8 +11,10 @@ import { createTimelineEditor } from "./view/timeline_editor.js";
 const EDITOR_NODES = ["LTX2Chain_PlanPreview", "LTX2Chain_Schedule", "LTX2Chain_ChainSampler"];
 const PROGRESS_NODES = ["LTX2Chain_ChainSampler"];
 const PLAN_WIDGETS = [...Object.keys(PLAN_DEFAULTS), "max_chunks"];
+const EDITOR_HEIGHT = { min: 260, max: 900 }; // px: the editor asks for its content's height within these
 
 const widget = (node, name) => node.widgets?.find((w) => w.name === name);
+const hasPlan = (node) => PLAN_WIDGETS.every((name) => name === "max_chunks" || widget(node, name));
 
 /** Hides the schedule STRING widget on both renderers; it stays serialised (workflow and API prompt). */
 function hideWidget(w) {
@@ -22,33 +25,96 @@ function hideWidget(w) {
   w.computedHeight = 0;
 }
 
+/** The nodes `node`'s outputs feed. */
+function feeds(node) {
+  const graph = node.graph ?? app.graph;
+  const links = (node.outputs ?? []).flatMap((output) => output.links ?? []);
+  return links.map((id) => graph?.links?.get?.(id) ?? graph?.links?.[id]).filter(Boolean).map((link) => graph.getNodeById(link.target_id));
+}
+
+/** The height the frontend takes from a DOM widget's slot for its margins (above and below the element). */
+const margins = (view) => 2 * (view?.margin ?? 10);
+
+/**
+ * Grows `node` to the size its widgets need, so nothing is drawn outside it. A height this function set (the
+ * user has not resized the node since) follows the content down again too; a height the user chose only grows.
+ */
+function fitNode(node) {
+  const need = node.computeSize?.();
+  if (!need || !node.size) return;
+  const ours = node.ltx2FitHeight === node.size[1];
+  const height = ours ? need[1] : Math.max(node.size[1], need[1]);
+  if (need[0] > node.size[0] || height !== node.size[1]) {
+    node.setSize([Math.max(node.size[0], need[0]), height]);
+    node.ltx2FitHeight = node.size[1];
+    node.setDirtyCanvas?.(true, true);
+  }
+}
+
+/** Fits `node` on the next frame, once its DOM widgets are laid out (several redraws in a frame: one fit). */
+function fitSoon(node) {
+  if (node.ltx2FitPending || typeof requestAnimationFrame !== "function") return;
+  node.ltx2FitPending = true;
+  requestAnimationFrame(() => {
+    node.ltx2FitPending = false;
+    fitNode(node);
+  });
+}
+
+/** Fits `node` whenever `element` is laid out anew (mounted by the frontend, resized). */
+function fitOnLayout(node, element) {
+  if (typeof ResizeObserver !== "function") return;
+  const observer = new ResizeObserver(() => fitSoon(node));
+  observer.observe(element);
+  node.ltx2Observers = [...(node.ltx2Observers ?? []), observer];
+}
+
+/** Redraws every editor: a plan input or a link changed, and editors plan from the nodes they feed. */
+function refreshEditors(graph) {
+  for (const node of graph?.nodes ?? []) node.ltx2Editor?.refresh();
+}
+
 function attachEditor(node) {
   const store = widget(node, "schedule");
   if (!store || node.ltx2Editor) return;
   hideWidget(store);
+  const source = () => findPlanSource(node, feeds, hasPlan);
   const editor = createTimelineEditor({
     readSchedule: () => store.value ?? "",
     writeSchedule: (text) => {
       store.value = text;
       node.setDirtyCanvas?.(true, true);
     },
-    planInputs: () => Object.fromEntries(PLAN_WIDGETS.map((name) => [name, widget(node, name)?.value])),
+    planInputs: () => {
+      const from = source();
+      return from ? Object.fromEntries(PLAN_WIDGETS.map((name) => [name, widget(from, name)?.value])) : {};
+    },
+    planNote: () => {
+      const from = source();
+      return planNote(from === node ? "self" : from && `${from.title ?? from.type} (#${from.id})`);
+    },
+    linked: () => (node.inputs?.find((i) => i.name === "schedule_in")?.link != null ? LINKED_NOTICE : null),
     imageUrl: (name) => api.apiURL(`/view?filename=${encodeURIComponent(name)}&type=input`),
+    onRender: () => fitSoon(node),
   });
-  node.addDOMWidget("schedule_editor", "ltx2chain_timeline", editor.element, {
+  // the editor asks for its content's height (up to EDITOR_HEIGHT.max; past that it scrolls) and takes no more,
+  // so the progress panel sits right under it
+  const height = () => Math.max(EDITOR_HEIGHT.min, editor.contentHeight() + margins(view));
+  const view = node.addDOMWidget("schedule_editor", "ltx2chain_timeline", editor.element, {
     serialize: false,
     hideOnZoom: false,
-    getMinHeight: () => 260,
+    getMinHeight: () => Math.min(EDITOR_HEIGHT.max, height()),
+    getMaxHeight: height,
   });
   node.ltx2Editor = editor;
-  // redraw the timeline when a plan input changes
+  fitOnLayout(node, editor.element);
   for (const name of PLAN_WIDGETS) {
     const w = widget(node, name);
     if (!w) continue;
     const callback = w.callback;
     w.callback = function () {
       const result = callback?.apply(this, arguments);
-      editor.refresh();
+      refreshEditors(node.graph ?? app.graph);
       return result;
     };
   }
@@ -56,9 +122,16 @@ function attachEditor(node) {
 
 function attachProgress(node) {
   if (node.ltx2Progress) return;
-  const panel = createProgressPanel();
-  node.addDOMWidget("chain_progress", "ltx2chain_progress", panel.element, { serialize: false, hideOnZoom: false, getMinHeight: () => 110 });
+  const panel = createProgressPanel({ onRender: () => fitSoon(node) });
+  const height = () => panel.contentHeight() + margins(view);
+  const view = node.addDOMWidget("chain_progress", "ltx2chain_progress", panel.element, {
+    serialize: false,
+    hideOnZoom: false,
+    getMinHeight: height,
+    getMaxHeight: height,
+  });
   node.ltx2Progress = panel;
+  fitOnLayout(node, panel.element);
 }
 
 /** The node a progress event names; inside subgraphs the id is a path "outer:inner". */
@@ -84,7 +157,7 @@ app.registerExtension({
     const editor = EDITOR_NODES.includes(nodeData.name);
     const progress = PROGRESS_NODES.includes(nodeData.name);
     if (!editor && !progress) return;
-    const { onNodeCreated, onConfigure, onRemoved } = nodeType.prototype;
+    const { onNodeCreated, onConfigure, onConnectionsChange, onRemoved } = nodeType.prototype;
     nodeType.prototype.onNodeCreated = function () {
       const result = onNodeCreated?.apply(this, arguments);
       if (editor) attachEditor(this);
@@ -93,11 +166,19 @@ app.registerExtension({
     };
     nodeType.prototype.onConfigure = function () {
       const result = onConfigure?.apply(this, arguments);
-      // the workflow's values are in the widgets now: read the schedule again
+      // the workflow's values are in the widgets now: read the schedule again; the nodes this one feeds
+      // exist once the whole graph is loaded, so plan again on the next frame
       this.ltx2Editor?.load();
+      if (typeof requestAnimationFrame === "function") requestAnimationFrame(() => this.ltx2Editor?.refresh());
+      return result;
+    };
+    nodeType.prototype.onConnectionsChange = function () {
+      const result = onConnectionsChange?.apply(this, arguments);
+      refreshEditors(this.graph ?? app.graph);
       return result;
     };
     nodeType.prototype.onRemoved = function () {
+      for (const observer of this.ltx2Observers ?? []) observer.disconnect();
       this.ltx2Editor?.destroy();
       this.ltx2Editor = null;
       this.ltx2Progress = null;

@@ -12,6 +12,8 @@ def _describe(p: ChunkParams) -> str:
         parts.append(f"tail noise {p.tail_noise:g}")
     if p.denoise != 1:
         parts.append(f"denoise {p.denoise:g}")
+    if p.audio_strength != 1:
+        parts.append(f"audio strength {p.audio_strength:g}")
     if p.guidance is not None:
         parts.append(f"guidance {p.guidance:g}")
     parts += [f"lora {name} x{scale:.3g}" for name, scale in p.loras]

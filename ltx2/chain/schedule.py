@@ -3,7 +3,8 @@
 A schedule is global defaults plus sparse changes along the chain:
 
 * prompt keyframes that stick until the next one, placed at a chunk index, a time in seconds or a frame;
-* per-chunk values (seed, handoff strength, tail noise, denoise, guidance) given as one value or as a list
+* per-chunk values (seed, handoff strength, tail noise, denoise of a source video, a soundtrack's strength,
+  guidance) given as one value or as a list
   whose last value repeats;
 * LoRA scale ramps, as a per-chunk list or as keyframes interpolated linearly between chunks;
 * first/last-frame anchor images per chunk, by reference (a file name), resolved by whoever renders.
@@ -202,6 +203,7 @@ class ChunkParams:
     handoff_strength: float
     tail_noise: float
     denoise: float
+    audio_strength: float
     guidance: float | None
     loras: tuple[tuple[str, float], ...]
     anchors: tuple[ResolvedAnchor, ...]
@@ -227,7 +229,8 @@ class ChunkSchedule(_Model):
     )
     handoff_strength: Unit = Field(1.0, description="How firmly a chunk holds the previous chunk's tail (1 = exactly).")
     tail_noise: Unit = Field(0.0, description="Light re-noise of the handed-over tail (0 = clean).")
-    denoise: Unit = Field(1.0, description="Denoise strength of the chunk's free frames (1 = from pure noise).")
+    denoise: Unit = Field(1.0, description="With a source video: how much of each chunk's frames is made anew (0 = the source exactly, 1 = from pure noise). Values below 1 need a source video.")
+    audio_strength: Unit = Field(1.0, description="With a soundtrack: how firmly each chunk's sound holds the track (1 = exactly the track; the video follows it). Values below 1 need a soundtrack.")
     guidance: Guidance | None = Field(None, description="Guidance scale per chunk; null uses the model's default.")
     loras: list[LoraRamp] = Field(default_factory=list, description="Runtime-scaled LoRAs and their scale ramps.")
     anchors: list[Anchor] = Field(default_factory=list, description="Images pinned to a chunk's first or last frame.")
@@ -274,6 +277,7 @@ class ChunkSchedule(_Model):
             handoff_strength=pick(self.handoff_strength, index),
             tail_noise=pick(self.tail_noise, index),
             denoise=pick(self.denoise, index),
+            audio_strength=pick(self.audio_strength, index),
             guidance=pick(self.guidance, index),
             loras=tuple((lora.name, lora.scale_at(index, plan, f"loras[{k}]")) for k, lora in enumerate(self.loras)),
             anchors=tuple(anchors[p] for p in ("first", "last") if p in anchors),

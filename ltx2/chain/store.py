@@ -3,7 +3,9 @@
 Every chunk file records the chunk's key, a hash of everything that decides its content: the renderer's
 fingerprint, the chunk's place in the plan, its resolved parameters and the key of the chunk before it.
 A re-run reuses a chunk only when its key matches, so editing chunk 5's prompt re-renders chunks 5 onward
-and keeps 0..4. Files are written to a temporary name and renamed, so a crash never leaves half a chunk.
+and keeps 0..4. Files are written to a temporary name and renamed, so a crash never leaves half a chunk; the
+temporary files a killed run left behind are removed when the next run opens the directory (those no live run
+holds).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
+
+from ..media.files import FileLock, remove_leftovers
 
 FORMAT = "ltx2-chain-chunk/1"
 
@@ -38,6 +42,8 @@ def chunk_key(previous: str, fields: dict) -> str:
 class RunStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        if self.root.is_dir():
+            remove_leftovers(self.root, "chunk_*.safetensors.tmp", "run.json.tmp")
 
     def path(self, index: int) -> Path:
         return self.root / f"chunk_{index:05d}.safetensors"
@@ -66,15 +72,25 @@ class RunStore:
         meta = {"format": FORMAT, "key": key, "chunk": str(index), "has_handoff": "1" if record.handoff is not None else "0"}
         path = self.path(index)
         tmp = path.with_name(path.name + ".tmp")
-        save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
+        lock = FileLock(tmp)  # in use: another run opening this directory leaves it alone
+        try:
+            save_file(tensors, str(tmp), metadata=meta)
+            os.replace(tmp, path)
+        finally:
+            lock.release()
+            tmp.unlink(missing_ok=True)
 
     def write_manifest(self, manifest: dict) -> None:
         """A human-readable record of the run's inputs (not used for resuming: chunk keys are)."""
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / "run.json.tmp"
-        tmp.write_text(json.dumps(manifest, indent=2, default=str))
-        os.replace(tmp, self.root / "run.json")
+        lock = FileLock(tmp)
+        try:
+            tmp.write_text(json.dumps(manifest, indent=2, default=str))
+            os.replace(tmp, self.root / "run.json")
+        finally:
+            lock.release()
+            tmp.unlink(missing_ok=True)
 
 
 def _detached(t: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,7 @@
-"""The MP4 writer's files on disk: a lock that marks a temporary file as in use, the sweep that removes
-temporary files whose writer died (SIGKILL, power loss), and the remux that turns the fragmented file written
-while rendering into a regular MP4 with its index up front (``faststart``) for every player.
+"""Temporary files on disk: a lock that marks one as in use, and the sweep that removes those whose writer died
+(SIGKILL, power loss), for the MP4 writer and the run directory's chunk files; and the remux that turns the
+fragmented MP4 written while rendering into a regular MP4 with its index up front (``faststart``) for every
+player.
 """
 
 from __future__ import annotations

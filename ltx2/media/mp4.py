@@ -1,23 +1,30 @@
 """A streaming MP4 writer on PyAV: H.264 video (yuv420p) and AAC audio, written piece by piece.
 
 Frames get exact timestamps on a 1/fps time base (rational rates such as 24000/1001 stay exact), audio on a
-1/sample_rate time base; libavformat interleaves the two as packets arrive.
+1/sample_rate time base.
 
 The file is written under a hidden temporary name, ``.<name>.<pid>.writing``, as a fragmented MP4: the init
-segment (written with the first fragment, so its edit lists are exact), then a fragment per piece, every piece
-starting on a keyframe. It plays up to its last complete fragment at any moment, so a player can follow a long render and a SIGKILL leaves a playable file. The
-fragment of a piece reaches the disk once the encoder has passed its last frame, which, with the encoder's
-lookahead, is while the next piece is written (or at commit). On commit the packets are copied (not
-re-encoded) into a regular ``faststart`` MP4 renamed atomically to the final name, so that name only ever holds
-a finished video every player reads. On abort the temporary file is removed, or, with ``keep_partial``, copied
-the same way to ``<name>.partial.mp4``, playable up to the last piece written. A writer locks its temporary
-file; opening a writer removes the temporary files of the same output that no live writer holds.
+segment (written with the first fragment, so its edit lists are exact), then a fragment per piece. Each piece
+has an H.264 encoder of its own, drained at the piece's end (the piece starts on a keyframe, and no lookahead
+holds its last frames back; without B-frames, so every piece's decode times follow on from the last's), and a muxer of its own, closed before ``write`` returns: the piece's fragment is
+then on disk with every frame, and a SIGKILL leaves a file that plays exactly the pieces written. Only the AAC
+encoder runs on across pieces (a new one would prime each piece with silence), so the last audio of a piece,
+under two AAC frames, reaches the disk with the next piece (or at commit). The fragments of the separate
+muxers are joined into one timeline by renumbering them and setting each one's decode time.
+
+On commit the packets are copied (not re-encoded) into a regular ``faststart`` MP4 renamed atomically to the
+final name, so that name only ever holds a finished video every player reads. On abort the temporary file is
+removed, or, with ``keep_partial``, copied the same way to ``<name>.partial.mp4``, playable up to the last
+piece written. A writer locks its temporary file; opening a writer removes the temporary files of the same
+output that no live writer holds.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,12 +32,13 @@ import av
 import numpy as np
 import torch
 
+from ..shutdown import interrupts_deferred
 from .files import FileLock, flatten, remove_leftovers
 
 log = logging.getLogger(__name__)
 
 _LAYOUTS = {1: "mono", 2: "stereo"}
-_FRAGMENTED = {"movflags": "frag_keyframe+delay_moov+default_base_moof", "flush_packets": "1"}
+_FRAGMENT = {"movflags": "frag_custom+delay_moov+default_base_moof+skip_trailer"}  # one fragment, cut at close
 
 
 def to_uint8_frames(frames: torch.Tensor) -> np.ndarray:
@@ -45,6 +53,42 @@ def to_float_audio(audio: torch.Tensor) -> np.ndarray:
     return torch.nan_to_num(audio.detach().float().cpu(), nan=0.0, posinf=0.0, neginf=0.0).clamp(-1, 1).numpy().copy()
 
 
+def _boxes(data: bytes | bytearray, start: int, end: int):
+    """(type, offset, size) of the MP4 boxes laid end to end in ``data[start:end]``."""
+    at = start
+    while at + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, at)
+        if size == 1:
+            size = struct.unpack_from(">Q", data, at + 8)[0]
+        elif size == 0:
+            size = end - at
+        yield kind, at, size
+        at += size
+
+
+def renumber_fragments(data: bytes, sequence: int, decode_times: dict[int, int]) -> tuple[bytes, int]:
+    """The fragments (``moof`` + ``mdat``) of a one-muxer fragmented MP4, without its ``ftyp``/``moov``, renumbered
+    from ``sequence`` and with each track's decode time (``tfdt``) set from ``decode_times`` (track id -> time in
+    the track's timescale); returns them and the next sequence number."""
+    out = bytearray()
+    for kind, at, size in _boxes(data, 0, len(data)):
+        if kind in (b"ftyp", b"moov"):
+            continue
+        box = bytearray(data[at : at + size])
+        if kind == b"moof":
+            for child, c_at, c_size in _boxes(box, 8, size):
+                if child == b"mfhd":
+                    struct.pack_into(">I", box, c_at + 12, sequence)
+                    sequence += 1
+                elif child == b"traf":
+                    parts = {k: o for k, o, _ in _boxes(box, c_at + 8, c_at + c_size)}
+                    track = struct.unpack_from(">I", box, parts[b"tfhd"] + 12)[0]
+                    tfdt = parts[b"tfdt"]
+                    struct.pack_into(">Q" if box[tfdt + 8] == 1 else ">I", box, tfdt + 12, decode_times[track])
+        out += box
+    return bytes(out), sequence
+
+
 class Mp4Writer:
     """A :class:`~ltx2.media.sink.MediaSink` writing an MP4 file (synchronously; see ``BackgroundSink``)."""
 
@@ -56,11 +100,13 @@ class Mp4Writer:
         self.audio_bitrate = audio_bitrate
         self.tmp_path = self.path.with_name(f".{self.path.name}.{os.getpid()}.writing")
         self.partial_path = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
-        self._container = None
-        self._video = None
-        self._audio = None
+        self._file = None
         self._lock: FileLock | None = None
         self._fps: Fraction | None = None
+        self._size: tuple[int, int] | None = None
+        self._audio: av.AudioCodecContext | None = None  # the AAC encoder, which runs across pieces
+        self._origins: dict[int, int] = {}  # track id -> the decode time of its first sample in the file
+        self._sequence = 1
         self._frames_written = 0
         self._samples_written = 0
 
@@ -72,9 +118,9 @@ class Mp4Writer:
         self._fps = Fraction(fps)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         remove_leftovers(self.path.parent, f".{self.path.name}.*.writing", f".{self.path.name}.*.flattening")
-        self._lock = FileLock(self.tmp_path)  # before libavformat truncates the file: same file, same lock
+        self._lock = FileLock(self.tmp_path)  # before the file is truncated: same file, same lock
         try:
-            self._container = av.open(str(self.tmp_path), mode="w", format="mp4", options=_FRAGMENTED)
+            self._file = open(self.tmp_path, "wb")  # open until commit or abort
         except BaseException:
             self._lock.release()
             self.tmp_path.unlink(missing_ok=True)
@@ -83,22 +129,19 @@ class Mp4Writer:
     def check(self) -> None:
         return None
 
-    def _add_streams(self, width: int, height: int, channels: int | None, sample_rate: int | None) -> None:
+    def _start(self, width: int, height: int, channels: int | None, sample_rate: int | None) -> None:
+        """The first piece decides the file's streams."""
         if width % 2 or height % 2:
             raise ValueError(f"H.264 yuv420p needs even frame sizes, got {width}x{height}")
-        video = self._container.add_stream("libx264", rate=self._fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.time_base = 1 / self._fps
-        video.options = {"crf": str(self.crf), "preset": self.preset, "forced-idr": "1"}
-        self._video = video
         if channels is not None:
             if channels not in _LAYOUTS:
                 raise ValueError(f"audio must be mono or stereo, got {channels} channels")
-            audio = self._container.add_stream("aac", rate=sample_rate)
-            audio.layout = _LAYOUTS[channels]
-            audio.time_base = Fraction(1, sample_rate)
-            audio.bit_rate = self.audio_bitrate
+            audio = av.CodecContext.create("aac", "w")
+            audio.sample_rate, audio.layout, audio.format = sample_rate, _LAYOUTS[channels], "fltp"
+            audio.time_base, audio.bit_rate = Fraction(1, sample_rate), self.audio_bitrate
+            audio.open()
             self._audio = audio
+        self._size = (width, height)
 
     def prepare(self, frames: torch.Tensor, audio: torch.Tensor | None) -> tuple:
         """uint8 frames (4x smaller than float) and float32 audio, as new numpy arrays."""
@@ -106,38 +149,76 @@ class Mp4Writer:
 
     def write(self, piece: tuple, sample_rate: int | None) -> None:
         pixels, audio = piece
-        if self._video is None:
-            self._add_streams(pixels.shape[2], pixels.shape[1], None if audio is None else audio.shape[0], sample_rate)
+        if self._size is None:
+            self._start(pixels.shape[2], pixels.shape[1], None if audio is None else audio.shape[0], sample_rate)
         if (audio is None) != (self._audio is None):
             raise ValueError("every piece must have audio, or none may: the first piece decided the file's streams")
-        for i, image in enumerate(pixels):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            if i == 0:  # each piece starts a fragment
-                frame.pict_type = av.video.frame.PictureType.I
-            frame.pts = self._frames_written
-            self._frames_written += 1
-            self._container.mux(self._video.encode(frame))
+        samples = None
         if audio is not None and audio.shape[-1]:
             samples = av.AudioFrame.from_ndarray(audio, format="fltp", layout=self._audio.layout.name)
-            samples.sample_rate = sample_rate
-            samples.pts = self._samples_written
+            samples.sample_rate, samples.pts = sample_rate, self._samples_written
             self._samples_written += audio.shape[-1]
-            self._container.mux(self._audio.encode(samples))
+        self._append_fragment(pixels, self._audio.encode(samples) if samples is not None else [])
+
+    def _append_fragment(self, pixels: np.ndarray, audio_packets: list) -> None:
+        """Encode ``pixels`` with a new H.264 encoder, drained, and mux them with ``audio_packets`` into one
+        fragment, appended to the file (and flushed to the OS: a SIGKILL cannot lose it). A second Ctrl-C waits
+        for it: the muxer calls back into Python, where an interrupt would abort the process."""
+        with interrupts_deferred():
+            self._mux_fragment(pixels, audio_packets)
+
+    def _mux_fragment(self, pixels: np.ndarray, audio_packets: list) -> None:
+        buffer = io.BytesIO()
+        first: dict[int, int] = {}  # track id -> the first decode time in this fragment
+
+        def mux(out, packets) -> None:
+            for packet in packets:
+                if packet.stream.type == "video" and not packet.duration:  # a frame lasts one frame, also a piece's last
+                    packet.duration = 1
+                out.mux(packet)  # rebases the packet to the muxer's time base, the track's timescale
+                first.setdefault(packet.stream.index + 1, packet.dts)
+
+        with av.open(buffer, mode="w", format="mp4", options=_FRAGMENT) as out:
+            video = out.add_stream("libx264", rate=self._fps)
+            video.width, video.height = self._size
+            video.pix_fmt, video.time_base = "yuv420p", 1 / self._fps
+            video.options = {"crf": str(self.crf), "preset": self.preset, "bf": "0"}  # no reordering: pieces join on one timeline
+            if self._audio is not None:
+                stream = out.add_stream("aac", rate=self._audio.sample_rate)
+                stream.layout, stream.time_base = self._audio.layout, self._audio.time_base
+                for packet in audio_packets:
+                    packet.stream = stream
+            for image in pixels:
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                frame.pts = self._frames_written
+                self._frames_written += 1
+                mux(out, video.encode(frame))
+            mux(out, video.encode(None))
+            mux(out, audio_packets)
+        data = buffer.getvalue()
+        if not self._origins:  # the first fragment: the init segment too, and its times as written
+            self._origins = dict(first)
+            self._sequence = 2
+            self._file.write(data)
+        else:
+            times = {track: dts - self._origins.setdefault(track, dts) for track, dts in first.items()}
+            fragment, self._sequence = renumber_fragments(data, self._sequence, times)
+            self._file.write(fragment)
+        self._file.flush()
 
     def _close(self) -> None:
-        if self._container is None:
+        if self._file is None:
             return
         try:
-            for stream in (self._video, self._audio):
-                if stream is not None:
-                    self._container.mux(stream.encode(None))
+            if self._audio is not None:  # the audio the AAC encoder still holds
+                self._append_fragment(np.empty((0, 0, 0, 3), np.uint8), self._audio.encode(None))
         finally:
-            self._container.close()
-            self._container = None
+            self._file.close()
+            self._file = None
+            self._audio = None
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
-
     def _flatten_to(self, path: Path) -> None:
         staging = self.path.with_name(f".{self.path.name}.{os.getpid()}.flattening")
         lock = FileLock(staging)
@@ -159,6 +240,7 @@ class Mp4Writer:
         except BaseException:
             self.tmp_path.unlink(missing_ok=True)
             raise
+        self.partial_path.unlink(missing_ok=True)  # an earlier run's partial: the whole video is here now
         return self.path
 
     def abort(self) -> None:

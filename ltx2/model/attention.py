@@ -2,22 +2,93 @@
 
 q/k/v projections with bias, q/k RMSNorm (learned weight) over the full inner dim before the head split,
 RoPE on q and k (each may have its own table: the audio<->video cross-attention rotates queries and keys
-by their own modality's clock), SDPA, optional per-head output gates (LTX-2.3: ``2 * sigmoid`` of a
-Linear on the query input, before ``to_out``), then ``to_out.0``.
+by their own modality's clock), scaled dot-product attention, optional per-head output gates (LTX-2.3:
+``2 * sigmoid`` of a Linear on the query input, before ``to_out``), then ``to_out.0``.
 
 ``value_only`` is the STG perturbation of v1.2.0: the attention map becomes the identity, so the output
 is the value projection of the input itself (then the gates and ``to_out`` as usual). ``keep`` blends
 per sample (1 = attention, 0 = value projection) for batches that mix perturbed and clean passes.
+
+The attention kernel is process-wide (:func:`set_attention_backend`): ``sdpa`` (PyTorch's
+``scaled_dot_product_attention``, the default), or, when installed, ``sageattention`` (8-bit, approximate) or
+``flash-attn``. Both of those run float16/bfloat16 on CUDA only and take no mask; a masked attention (the text
+cross-attention given a context mask) always runs on SDPA.
 """
 
 from __future__ import annotations
+
+import importlib
+import importlib.util
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import InputError
 from .ops import layers
 from .rope import RotaryTable
+
+ATTENTION_BACKENDS = ("sdpa", "sageattention", "flash-attn")
+_MODULES = {"sageattention": "sageattention", "flash-attn": "flash_attn"}
+_HEAD_DIMS = {"sageattention": (64, 96, 128), "flash-attn": tuple(range(8, 257, 8))}
+_backend = "sdpa"
+_kernel = None  # the optional backend's attention function, (B, T, H, D) layout
+
+
+def attention_backend() -> str:
+    """The attention backend in use."""
+    return _backend
+
+
+def set_attention_backend(name: str) -> None:
+    """Use ``name`` (one of :data:`ATTENTION_BACKENDS`) for every unmasked attention from now on.
+
+    Raises :class:`~ltx2.errors.InputError` (field ``attention``) for an unknown name or a backend whose
+    package is not installed."""
+    global _backend, _kernel
+    if name not in ATTENTION_BACKENDS:
+        raise InputError([("attention", f"unknown attention backend {name!r}; choose one of {', '.join(ATTENTION_BACKENDS)}")])
+    if name == "sdpa":
+        _backend, _kernel = name, None
+        return
+    module = _MODULES[name]
+    if importlib.util.find_spec(module) is None:
+        raise InputError([("attention", f"{name} is not installed (pip install {name}); or choose the attention backend sdpa")])
+    lib = importlib.import_module(module)
+    if name == "sageattention":
+        _kernel = partial(lib.sageattn, tensor_layout="NHD", is_causal=False)
+    else:
+        _kernel = lib.flash_attn_func
+    _backend = name
+
+
+def _check(q: torch.Tensor) -> None:
+    """Refuse inputs the optional backend cannot take, naming the option and the fix."""
+    head_dim = q.shape[-1]
+    if q.device.type != "cuda" or q.dtype not in (torch.float16, torch.bfloat16) or head_dim not in _HEAD_DIMS[_backend]:
+        raise InputError(
+            [
+                (
+                    "attention",
+                    (
+                        f"the {_backend} attention backend cannot run {q.dtype} on {q.device.type} with head size {head_dim} "
+                        f"(it needs CUDA, float16 or bfloat16 and a head size in {_HEAD_DIMS[_backend][0]}..{_HEAD_DIMS[_backend][-1]}); "
+                        "choose the attention backend sdpa"
+                    ),
+                )
+            ]
+        )
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Softmax attention of q (B, T, H, D) over k, v (B, S, H, D) -> (B, T, H, D), with the current backend.
+
+    mask: additive, broadcastable to (B, H, T, S); masked calls always use SDPA."""
+    if _kernel is None or mask is not None:
+        return F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask).transpose(1, 2)
+    _check(q)
+    return _kernel(q, k, v)
 
 
 class Attention(nn.Module):
@@ -59,9 +130,8 @@ class Attention(nn.Module):
             if rope is not None:
                 q = rope.rotate(q)
                 k = (rope if k_rope is None else k_rope).rotate(k)
-            b, t, _ = q.shape
-            q, k, vh = (z.unflatten(-1, (self.heads, self.head_dim)).transpose(1, 2) for z in (q, k, v))
-            out = F.scaled_dot_product_attention(q, k, vh, attn_mask=mask).transpose(1, 2).reshape(b, t, -1)
+            q, k, vh = (z.unflatten(-1, (self.heads, self.head_dim)) for z in (q, k, v))
+            out = attend(q, k, vh, mask).flatten(-2)
             if keep is not None:
                 out = out * keep + v * (1 - keep)
         if self.to_gate_logits is not None:

@@ -23,13 +23,18 @@ sigma; the A->V gate from the AUDIO sigma and the V->A gate from the VIDEO sigma
 head's table plus the token's timestep embedding, then ``proj_out``. The network predicts velocity.
 
 Every distinct timestep value is embedded once per call (a call with one sigma and a clean prefix
-embeds two values), and RoPE tables are built once per call and shared by all blocks.
+embeds two values), and RoPE tables are built once per call and shared by all blocks. A caller that makes
+many calls over the same positions, contexts and denoise masks (the sampler) passes a :class:`ForwardCache`:
+RoPE tables, caption projections, context masks and perturbation switches are then made once, and with
+``ModalityInput.timestep_levels`` given the forward needs no host sync (no ``torch.unique``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -43,6 +48,8 @@ from .rope import RotaryTable, rotary_table
 
 CONNECTOR_PREFIXES = ("video_embeddings_connector.", "audio_embeddings_connector.", "embeddings_connector.")
 """Keys under the DiT's file prefix that belong to the text path, not to the DiT."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,9 @@ class ModalityInput:
     context: torch.Tensor  # (B, S, D_text) text context (19B: connector width; 2.3: the stream's width)
     context_mask: torch.Tensor | None = None  # (B, S) 1 = attend, 0 = masked; None = attend to all
     keyframes_mask: torch.Tensor | None = None  # (B, T) > 0 = marked keyframe token (2.5, video only); None = none
+    # (levels (N,) float32, index (B or 1, T) long) with timesteps == levels[index]: the distinct timesteps, known
+    # to the caller (sigma * the mask's distinct values); None = found here with torch.unique (a host sync)
+    timestep_levels: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,32 @@ class Perturbation:
 
 
 ISOLATED = Perturbation(skip_a2v=True, skip_v2a=True)
+
+
+class ForwardCache:
+    """What a run of forward calls over unchanged inputs can share: values derived from tensors that stay the
+    same across the calls (positions, text contexts, masks), made by the first call that needs them.
+
+    An entry is found by its key and the identity of the tensors it derives from (the cache holds them, so an
+    identity is never reused while cached); another tensor in their place makes it again. Tensors changed in
+    place are not noticed: give the cache only inputs that stay fixed while it lives (a sampler's chunk). At
+    most ``size`` entries, the oldest dropped first."""
+
+    def __init__(self, size: int = 32):
+        self.size = size
+        self._entries: dict[tuple, tuple[tuple[torch.Tensor, ...], object]] = {}
+
+    def get(self, key: Hashable, make: Callable[[], T], *sources: torch.Tensor) -> T:
+        full = (key, *map(id, sources))
+        hit = self._entries.get(full)
+        if hit is not None and all(a is b for a, b in zip(hit[0], sources)):
+            return hit[1]
+        value = make()
+        self._entries.pop(full, None)
+        self._entries[full] = (sources, value)
+        if len(self._entries) > self.size:
+            del self._entries[next(iter(self._entries))]
+        return value
 
 
 @dataclass
@@ -351,15 +387,17 @@ class AudioVideoTransformer(nn.Module):
             x = x + self.keyframes_abs_pos_embedding.to(x) * marked  # .to(x): a host may keep it elsewhere
         return x
 
-    def _prepare(self, inp: ModalityInput, other_sigma: torch.Tensor, video: bool) -> tuple[torch.Tensor, torch.Tensor, _Stream]:
-        """-> (tokens (B, T, D), per-token timestep embedding (B, T, D) for the head, the blocks' view)."""
+    def _prepare(self, inp: ModalityInput, other_sigma: torch.Tensor, video: bool, cache: ForwardCache) -> tuple[torch.Tensor, torch.Tensor, _Stream]:
+        """-> (tokens (B, T, D), per-token timestep embedding (B or 1, T, D) for the head, the blocks' view)."""
         cfg, dtype = self.cfg, self.dtype
         p = "" if video else "audio_"
         x = self.tokens(inp, video)
-        b, t = inp.timesteps.shape
         # Embed every distinct timestep once; tokens index into the table.
-        levels, index = torch.unique(inp.timesteps.reshape(-1).to(torch.float32), return_inverse=True)
-        index = index.view(b, t)
+        if inp.timestep_levels is None:
+            levels, index = torch.unique(inp.timesteps.reshape(-1).to(torch.float32), return_inverse=True)
+            index = index.view(inp.timesteps.shape)
+        else:
+            levels, index = inp.timestep_levels
         mod, emb = self._per_token(getattr(self, p + "adaln_single"), levels, index)
         av_adaln = self.av_ca_video_scale_shift_adaln_single if video else self.av_ca_audio_scale_shift_adaln_single
         av_mod, _ = self._per_token(av_adaln, levels, index)
@@ -370,30 +408,36 @@ class AudioVideoTransformer(nn.Module):
         if cfg.prompt_adaln:
             prompt_mod = self._per_sample(getattr(self, p + "prompt_adaln_single"), inp.sigma.to(torch.float32) * cfg.timestep_scale)
 
-        context = inp.context.to(dtype)
-        if cfg.caption_projection:
-            context = getattr(self, p + "caption_projection")(context)
+        context = cache.get((p + "context", dtype), lambda: self._context(inp.context, p), inp.context)
         context_mask = None
         if inp.context_mask is not None:
             # Additive, as the reference: 0 where attended, -finfo.max where masked.
-            context_mask = (inp.context_mask.to(dtype) - 1)[:, None, None, :] * torch.finfo(dtype).max
+            mask = inp.context_mask
+            context_mask = cache.get((p + "context_mask", dtype), lambda: (mask.to(dtype) - 1)[:, None, None, :] * torch.finfo(dtype).max, mask)
 
         heads, dim = (cfg.heads, cfg.dim) if video else (cfg.audio_heads, cfg.audio_dim)
         max_pos = cfg.max_pos if video else cfg.audio_max_pos
-        rope_args = dict(theta=cfg.rope_theta, layout=cfg.rope_type, float64_grid=cfg.float64_rope, dtype=dtype)
-        rope = rotary_table(inp.positions, dim=dim, heads=heads, max_pos=max_pos, midpoint=cfg.midpoint_positions, **rope_args)
         cross_max = max(cfg.max_pos[0], cfg.audio_max_pos[0])
-        cross_rope = rotary_table(inp.positions[:, 0:1], dim=cfg.audio_cross_attention_dim, heads=heads, max_pos=[cross_max], midpoint=True, **rope_args)
+        table = partial(rotary_table, heads=heads, theta=cfg.rope_theta, layout=cfg.rope_type, float64_grid=cfg.float64_rope, dtype=dtype)
+        pos = inp.positions
+        rope = cache.get((p + "rope", dtype), lambda: table(pos, dim=dim, max_pos=max_pos, midpoint=cfg.midpoint_positions), pos)
+        cross_dim = cfg.audio_cross_attention_dim
+        cross_rope = cache.get((p + "cross_rope", dtype), lambda: table(pos[:, 0:1], dim=cross_dim, max_pos=[cross_max], midpoint=True), pos)
         stream = _Stream(context, context_mask, mod, prompt_mod, av_mod, gate_mod, rope, cross_rope)
         return x, emb[index], stream
 
+    def _context(self, context: torch.Tensor, p: str) -> torch.Tensor:
+        """The text context as the blocks take it (19B: through the stream's caption projection)."""
+        context = context.to(self.dtype)
+        return getattr(self, p + "caption_projection")(context) if self.cfg.caption_projection else context
+
     def rope_tables(self, video: ModalityInput, audio: ModalityInput) -> dict[str, RotaryTable]:
         """The four RoPE tables of a call (self and cross, per stream), for inspection and tests."""
-        _, _, v = self._prepare(video, audio.sigma, True)
-        _, _, a = self._prepare(audio, video.sigma, False)
+        _, _, v = self._prepare(video, audio.sigma, True, ForwardCache())
+        _, _, a = self._prepare(audio, video.sigma, False, ForwardCache())
         return {"video": v.rope, "audio": a.rope, "video_cross": v.cross_rope, "audio_cross": a.cross_rope}
 
-    def _switches(self, perturbation: Perturbation | Sequence[Perturbation] | None, batch: int, device) -> list[tuple[_Switch, ...]]:
+    def _switches(self, perturbation: Perturbation | tuple[Perturbation, ...] | None, batch: int, device) -> list[tuple[_Switch, ...]]:
         if perturbation is None:
             return [(_Switch(),) * 4] * len(self.transformer_blocks)
         samples = [perturbation] * batch if isinstance(perturbation, Perturbation) else list(perturbation)
@@ -417,16 +461,27 @@ class AudioVideoTransformer(nn.Module):
         return proj(layer_norm(x, self.cfg.norm_eps) * (1 + scale) + shift)
 
     def forward(
-        self, video: ModalityInput, audio: ModalityInput, perturbation: Perturbation | Sequence[Perturbation] | None = None
+        self,
+        video: ModalityInput,
+        audio: ModalityInput,
+        perturbation: Perturbation | Sequence[Perturbation] | None = None,
+        cache: ForwardCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (video velocity (B, Tv, out_channels), audio velocity (B, Ta, audio_out_channels)).
 
-        ``perturbation``: one for the whole batch, or one per sample (batched guidance passes).
+        ``perturbation``: one for the whole batch, or one per sample (batched guidance passes). ``cache``: shared by
+        calls over the same positions, contexts and masks (see :class:`ForwardCache`). Inputs that are the same for
+        every sample (positions, ``timestep_levels``' index, keyframes mask) may have batch 1.
         """
-        vx, v_emb, v = self._prepare(video, audio.sigma, True)
-        ax, a_emb, a = self._prepare(audio, video.sigma, False)
-        for block, switches in zip(self.transformer_blocks, self._switches(perturbation, vx.shape[0], vx.device)):
-            vx, ax = block(vx, ax, v, a, switches)
+        cache = ForwardCache() if cache is None else cache
+        vx, v_emb, v = self._prepare(video, audio.sigma, True, cache)
+        ax, a_emb, a = self._prepare(audio, video.sigma, False, cache)
+        if perturbation is not None and not isinstance(perturbation, Perturbation):
+            perturbation = tuple(perturbation)
+        batch, device = vx.shape[0], vx.device
+        switches = cache.get(("switches", perturbation, batch, device, self.dtype), lambda: self._switches(perturbation, batch, device))
+        for block, block_switches in zip(self.transformer_blocks, switches):
+            vx, ax = block(vx, ax, v, a, block_switches)
         return (
             self._head(vx, v_emb, self.scale_shift_table, self.proj_out),
             self._head(ax, a_emb, self.audio_scale_shift_table, self.audio_proj_out),

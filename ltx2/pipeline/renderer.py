@@ -17,17 +17,21 @@ the handoff for chunk i+1. Conditioning of a continuation:
 * **crossfade** (a plan option): the receiving chunk delivers the overlap, its first latent frames blended from
   the tail into its own content.
 * **drift**: each chunk's latent statistics are pulled toward the first chunk's (``settings.drift``).
+* **media** (:class:`MediaGuides`): a soundtrack's samples from the chunk's first frame are encoded on its axis and
+  kept at ``audio_strength`` (the tail's sound is not carried then: the track is), and delivered as the chunk's
+  sound; a source video's frames over the chunk's span are encoded and kept at ``1 - denoise`` under the tail.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 from dataclasses import replace
 
 import torch
 
-from ..audio.rates import audio_latents_for
+from ..audio.rates import LATENTS_PER_SECOND, audio_latents_for
 from ..chain.drift import LatentStats, latent_stats, pull_toward
 from ..chain.plan import latent_frames, sample_at_frame
 from ..chain.runner import ChunkJob, ChunkMedia, StepCallback
@@ -49,6 +53,7 @@ from ..sampling.guidance import NO_GUIDANCE, Guidance, default_guidance
 from ..sampling.schedules import DISTILLED_STAGE1, DISTILLED_STAGE2
 from ..sampling.tokens import TokenState
 from ..sampling.velocity import DiTVelocity
+from .guides import MediaGuides
 from .images import fit_image, load_image
 from .models import LTXModels
 from .settings import RenderSettings
@@ -66,10 +71,11 @@ def crossfade_head(latent: torch.Tensor, tail: torch.Tensor) -> torch.Tensor:
 
 
 class LTXChunkRenderer:
-    def __init__(self, models: LTXModels, settings: RenderSettings, images: dict[str, torch.Tensor] | None = None):
+    def __init__(self, models: LTXModels, settings: RenderSettings, images: dict[str, torch.Tensor] | None = None, guides: MediaGuides | None = None):
         self.models = models
         self.settings = settings
         self.images = dict(images or {})
+        self.guides = guides or MediaGuides()
         self._decoded: tuple[int, ChunkMedia] | None = None  # a chunk decoded inside render() for its tail
 
     def fingerprint(self) -> str:
@@ -80,7 +86,8 @@ class LTXChunkRenderer:
         numerics = {"device": m.device.type, "dtype": str(m.dtype), "torch": torch.__version__,
                     "fp8_matmul": any(getattr(layer, "fp8_matmul", False) for layer in m.transformer.modules()),
                     **({"threads": torch.get_num_threads()} if m.device.type == "cpu" else {})}  # fmt: skip
-        return json.dumps({"renderer": "ltx/1", "models": m.name, "loras": m.lora_files, "settings": self.settings.fingerprint(), "numerics": numerics}, sort_keys=True)
+        media = {"media": self.guides.fingerprint()} if self.guides else {}
+        return json.dumps({"renderer": "ltx/1", "models": m.name, "loras": m.lora_files, "settings": self.settings.fingerprint(), "numerics": numerics, **media}, sort_keys=True)
 
     # --- pieces ----------------------------------------------------------------------------------------
 
@@ -133,9 +140,13 @@ class LTXChunkRenderer:
     def _encoded(self, job: ChunkJob, handoff, stages) -> dict[tuple, torch.Tensor]:
         """Every picture the chunk is conditioned on, encoded once per stage size, in one ``encode`` phase:
         (what, width, height) -> latent; what = ``tail``, ``first`` (the tail's first frame, latent handoff),
-        ``opening`` (chunk 0's image carried down the chain) or an anchor's image name."""
-        p, out = job.params, {}
+        ``opening`` (chunk 0's image carried down the chain), ``source`` (the source video's frames over the chunk)
+        or an anchor's image name."""
+        p, c, out = job.params, job.chunk, {}
+        source = self.guides.video.frames(c.start, c.end) if self.guides.video is not None and p.denoise < 1 else None
         for width, height, _ in stages:
+            if source is not None:
+                out["source", width, height] = self._encode(source, width, height)
             if handoff is not None:
                 if self.settings.handoff == "latent" and handoff["video_latents"].shape[-1] == width // 32:
                     out["first", width, height] = self._encode(handoff["frames"][:1], width, height)
@@ -157,6 +168,8 @@ class LTXChunkRenderer:
         # handed-over tail's first latent, as the reference marks frame 0 of every clip
         state = TokenState.empty(torch.zeros(1, f * h * w, m.latent_channels, device=m.device), video_positions(f, h, w, fps, device=m.device), first_frame_tokens=h * w)
         tail = None
+        if ("source", width, height) in encoded:  # video-to-video: the source, kept at 1 - denoise
+            state = replace_tokens(state, 0, patchify_video(encoded["source", width, height]), 1.0 - p.denoise)
         if handoff is not None:
             if ("first", width, height) in encoded:
                 tail = torch.cat([encoded["first", width, height], handoff["video_latents"].to(m.device)], dim=2)
@@ -179,10 +192,15 @@ class LTXChunkRenderer:
         return state, tail
 
     def _audio_state(self, job: ChunkJob, handoff) -> TokenState:
-        m = self.models
+        m, track = self.models, self.guides.soundtrack
         steps = audio_latents_for(job.chunk.frames, job.plan.fps)
         channels = m.transformer.cfg.audio_in_channels
         state = TokenState.empty(torch.zeros(1, steps, channels, device=m.device), audio_positions(steps, device=m.device))
+        if track is not None:  # the track from the chunk's first frame, long enough to encode every latent step
+            start = sample_at_frame(job.chunk.start, job.plan.fps, track.sample_rate)
+            sound = track.cut(start, math.ceil(steps * track.sample_rate / LATENTS_PER_SECOND))
+            tokens = patchify_audio(m.audio.encode_audio(sound, track.sample_rate, device=m.device)[None]).float()
+            return replace_tokens(state, 0, tokens[:, :steps], job.params.audio_strength)
         if handoff is not None:
             carried = patchify_audio(m.audio.encode_audio(handoff["audio"], int(handoff["audio_rate"]), device=m.device)[None]).float()
             clean = torch.zeros_like(state.latent)
@@ -218,8 +236,9 @@ class LTXChunkRenderer:
 
     def render(self, job: ChunkJob, handoff: dict[str, torch.Tensor] | None, on_step: StepCallback) -> ChunkRecord:
         m, p, c = self.models, job.params, job.chunk
-        if p.denoise != 1.0:
-            raise InputError([(f"denoise (chunk {c.index})", "values below 1 need an initial video to refine, which chains do not have; use handoff_strength or tail_noise")])
+        problems = self.guides.chunk_problems(p)
+        if problems:
+            raise InputError(problems)
         self._apply_loras(job)
         video_guidance, audio_guidance = self._guidance(job)
         self.prepare([job])  # nothing to do when the chain prepared it
@@ -232,7 +251,7 @@ class LTXChunkRenderer:
         stages = self._stages()
         total = sum(len(sigmas) - 1 for _, _, sigmas in stages)
         done = 0
-        with m.phase("encode") if handoff is not None or p.anchors else contextlib.nullcontext():  # the encoders only when used
+        with m.phase("encode") if handoff is not None or p.anchors or self.guides else contextlib.nullcontext():  # the encoders only when used
             audio_start = self._audio_state(job, handoff)  # the same at every stage
             encoded = self._encoded(job, handoff, stages)
         video = audio = None
@@ -282,7 +301,7 @@ class LTXChunkRenderer:
 
     def _handoff(self, job: ChunkJob, latents: dict[str, torch.Tensor], reference: LatentStats | None) -> dict[str, torch.Tensor]:
         c, fps = job.chunk, job.plan.fps
-        media = self._decode(latents)
+        media = self._decode(job, latents)
         self._decoded = (c.index, media)
         t = c.tail_frames
         a = sample_at_frame(c.frames - t, fps, media.sample_rate)
@@ -296,12 +315,14 @@ class LTXChunkRenderer:
             out["drift_mean"], out["drift_std"] = reference.mean.cpu(), reference.std.cpu()
         return out
 
-    def _decode(self, latents: dict[str, torch.Tensor]) -> ChunkMedia:
-        m = self.models
+    def _decode(self, job: ChunkJob, latents: dict[str, torch.Tensor]) -> ChunkMedia:
+        m, track = self.models, self.guides.soundtrack
         with m.phase("decode"):
             tiling = self._tiling((latents["video"].shape[2] - 1) * 8 + 1)
             # each temporal tile's frames leave the device as they come: only one tile's worth is ever held there
             frames = torch.cat([piece.float().cpu() for piece in decode_frames(m.video_decoder, latents["video"].to(m.device, m.dtype), tiling)])
+            if track is not None:  # the chunk's sound is the track itself, cut by time: bit-exact
+                return ChunkMedia(frames, track.frames_span(job.chunk.start, job.chunk.end, job.plan.fps), track.sample_rate)
             waveform, rate = m.audio.decode_audio(latents["audio"].to(m.device, m.dtype)[0])
         return ChunkMedia(frames, waveform.float().cpu(), rate)
 
@@ -309,4 +330,4 @@ class LTXChunkRenderer:
         if self._decoded is not None and self._decoded[0] == job.index:
             media, self._decoded = self._decoded[1], None
             return media
-        return self._decode(latents)
+        return self._decode(job, latents)

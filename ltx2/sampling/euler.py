@@ -76,9 +76,7 @@ class Ancestral:
     s_noise: float = 1.0
 
     def step(self, index: int, modality: str, state: TokenState, x0: torch.Tensor, sigma: torch.Tensor, sigma_next: torch.Tensor) -> torch.Tensor:
-        """The tokens after step ``index`` from ``sigma`` to ``sigma_next``, given the blended x0."""
-        if sigma_next == 0:
-            return x0
+        """The tokens after step ``index`` from ``sigma`` to ``sigma_next`` (> 0), given the blended x0."""
         sigma_down = sigma_next * (1 + (sigma_next / sigma - 1) * self.eta)
         rescale = (1 - sigma_next) / (1 - sigma_down)
         renoise = torch.sqrt(torch.clamp(sigma_next**2 - (sigma_down * rescale) ** 2, min=0))
@@ -99,6 +97,7 @@ def sample(
     """Denoise both modalities along ``sigmas`` (float32, ending at 0) with Euler steps, or ancestral ones when
     ``ancestral`` is given; returns the final states."""
     sigmas = sigmas.to(torch.float32)
+    values = sigmas.tolist()  # the schedule on the host, read once: the loop branches on it without a device sync
     steps = len(sigmas) - 1
     for i in range(steps):
         sigma, sigma_next = sigmas[i], sigmas[i + 1]
@@ -109,6 +108,8 @@ def sample(
             x0_blended = blend(state, x0)
             if ancestral is None:
                 latent = euler_step(state.latent, x0_blended, sigma, sigma_next)
+            elif values[i + 1] == 0:
+                latent = x0_blended  # the ancestral step to 0 draws no noise
             else:
                 latent = ancestral.step(i, name, state, x0_blended, sigma, sigma_next)
             if record is not None:

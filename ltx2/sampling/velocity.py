@@ -2,7 +2,13 @@
 
 Without guidance this is one conditional pass. With guidance it adds the passes the guidance needs (negative
 prompt, STG perturbation, modality isolation), combines their x0 predictions per modality (``guidance.py``)
-and returns the velocity that reproduces the guided x0.
+and returns the velocity that reproduces the guided x0. The passes of a step run as one batch (one sample per
+pass, each with its own perturbation), or one after another with ``batch_passes=False`` or when the negative
+prompt's contexts are not shaped like the positive ones.
+
+One wrapper serves one run of the sampler, whose positions, contexts and denoise masks stay fixed: it keeps a
+:class:`~ltx2.model.transformer.ForwardCache` for what derives from them (RoPE tables, caption projections, the
+distinct mask values), so a step makes no host sync and rebuilds nothing that does not change.
 """
 
 from __future__ import annotations
@@ -12,11 +18,23 @@ import torch
 from ..model.transformer import (
     ISOLATED,
     AudioVideoTransformer,
+    ForwardCache,
     ModalityInput,
     Perturbation,
 )
 from .guidance import NO_GUIDANCE, Guidance
 from .tokens import TokenState
+
+
+def _tile(x: torch.Tensor, n: int, broadcast: bool = False) -> torch.Tensor:
+    """x for n passes stacked on the batch dim; with ``broadcast`` a batch of 1 stays as it is (the DiT broadcasts
+    positions, timestep indices and the keyframes mask)."""
+    return x if n == 1 or (broadcast and x.shape[0] == 1) else x.repeat(n, *[1] * (x.dim() - 1))
+
+
+def _distinct(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct values of a (B, T, 1) denoise mask and each token's index into them (B, T)."""
+    return torch.unique(mask[..., 0], return_inverse=True)
 
 
 class DiTVelocity:
@@ -28,37 +46,73 @@ class DiTVelocity:
         *,
         negative: tuple[torch.Tensor, torch.Tensor] | None = None,
         guidance: tuple[Guidance, Guidance] = (NO_GUIDANCE, NO_GUIDANCE),
+        batch_passes: bool = True,
+        cache: ForwardCache | None = None,
     ):
         self.dit = dit
         self.contexts = (video_context, audio_context)
         self.negative = negative
         self.guidance = guidance
+        self.cache = ForwardCache() if cache is None else cache
         if any(g.needs_negative for g in guidance) and negative is None:
             raise ValueError("classifier-free guidance needs a negative prompt's contexts")
+        self.passes = self._passes()
+        shapes_match = all(c[m].shape == self.contexts[m].shape for _, c, _ in self.passes for m in (0, 1))
+        self.batched = batch_passes and len(self.passes) > 1 and shapes_match
+        # the passes' contexts stacked once: they stay the same for every step
+        self.stacked = tuple(torch.cat([c[m] for _, c, _ in self.passes]) for m in (0, 1)) if self.batched else None
 
-    @staticmethod
-    def _input(state: TokenState, sigma: torch.Tensor, context: torch.Tensor, keyframes: torch.Tensor | None = None) -> ModalityInput:
+    def _passes(self) -> list[tuple[str, tuple[torch.Tensor, torch.Tensor], Perturbation | None]]:
+        """(name, contexts, perturbation) of every pass a step runs, the conditional one first."""
+        gv, ga = self.guidance
+        passes = [("cond", self.contexts, None)]
+        if gv == ga == NO_GUIDANCE:
+            return passes
+        if gv.needs_negative or ga.needs_negative:
+            passes.append(("negative", self.negative, None))
+        if gv.needs_perturbed or ga.needs_perturbed:
+            passes.append(("perturbed", self.contexts, Perturbation(skip_video_self_attn=gv.stg_blocks, skip_audio_self_attn=ga.stg_blocks)))
+        if gv.needs_isolated or ga.needs_isolated:
+            passes.append(("isolated", self.contexts, ISOLATED))
+        return passes
+
+    def _input(self, state: TokenState, sigma: torch.Tensor, context: torch.Tensor, n: int, keyframes: torch.Tensor | None = None) -> ModalityInput:
+        """The DiT's input for ``n`` passes over ``state`` stacked on the batch dim (``context`` already stacked)."""
+        cache = self.cache
+        levels, index = cache.get("mask_levels", lambda: _distinct(state.mask), state.mask)  # one host sync per run
+        index = cache.get(("tile", n), lambda: _tile(index, n, True), index)
+        positions = cache.get(("tile", n), lambda: _tile(state.positions, n, True), state.positions)
+        if keyframes is not None:
+            keyframes = cache.get(("tile", n), lambda: _tile(keyframes, n, True), keyframes)
         b = state.latent.shape[0]
-        return ModalityInput(state.latent, sigma * state.mask[..., 0], sigma.expand(b), state.positions, context, keyframes_mask=keyframes)
+        return ModalityInput(
+            _tile(state.latent, n),
+            _tile(sigma * state.mask[..., 0], n),
+            sigma.expand(n * b),
+            positions,
+            context,
+            keyframes_mask=keyframes,
+            timestep_levels=((sigma * levels).to(torch.float32), index),
+        )
 
-    def _pass(self, video, audio, sigma, contexts, perturbation: Perturbation | None = None):
+    def _run(self, video, audio, sigma, contexts, n: int, perturbation) -> tuple[torch.Tensor, torch.Tensor]:
         # the first-frame marker is a video feature: audio tokens are never marked
-        video_input = self._input(video, sigma, contexts[0], video.keyframes)
-        return self.dit(video_input, self._input(audio, sigma, contexts[1]), perturbation)
+        video_input = self._input(video, sigma, contexts[0], n, video.keyframes)
+        return self.dit(video_input, self._input(audio, sigma, contexts[1], n), perturbation, self.cache)
+
+    def _all_passes(self, video: TokenState, audio: TokenState, sigma: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        if not self.batched:
+            return {name: self._run(video, audio, sigma, contexts, 1, p) for name, contexts, p in self.passes}
+        n, b = len(self.passes), video.latent.shape[0]
+        samples = [p or Perturbation() for _, _, p in self.passes for _ in range(b)]
+        v, a = self._run(video, audio, sigma, self.stacked, n, samples)
+        return {name: (v[i * b : (i + 1) * b], a[i * b : (i + 1) * b]) for i, (name, _, _) in enumerate(self.passes)}
 
     def __call__(self, video: TokenState, audio: TokenState, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cond = self._pass(video, audio, sigma, self.contexts)
+        passes = self._all_passes(video, audio, sigma)
         gv, ga = self.guidance
         if gv == ga == NO_GUIDANCE:
-            return cond
-        passes = {"cond": cond}
-        if gv.needs_negative or ga.needs_negative:
-            passes["negative"] = self._pass(video, audio, sigma, self.negative)
-        if gv.needs_perturbed or ga.needs_perturbed:
-            skip = Perturbation(skip_video_self_attn=gv.stg_blocks, skip_audio_self_attn=ga.stg_blocks)
-            passes["perturbed"] = self._pass(video, audio, sigma, self.contexts, skip)
-        if gv.needs_isolated or ga.needs_isolated:
-            passes["isolated"] = self._pass(video, audio, sigma, self.contexts, ISOLATED)
+            return passes["cond"]
         out = []
         for m, (state, guidance) in enumerate(((video, gv), (audio, ga))):
             scale = sigma * state.mask.float()  # x0 = x - v * sigma * mask, per token

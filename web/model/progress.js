@@ -1,11 +1,12 @@
 // Live chain progress: folds `ltx2chain.progress` websocket payloads (a chain event's to_dict() plus node,
-// prompt_id, eta_seconds, fps and, on chunk_done, an optional preview data URL) into what the panel shows.
+// prompt_id, eta_seconds, render_speed (output frames per wall-clock second) and, on chunk_done, an optional
+// preview data URL) into what the panel shows. `frame_rate` on chain_start is the video's frame rate, not a speed.
 // Pure module: no ComfyUI imports.
 
 export const PROGRESS_EVENT = "ltx2chain.progress";
 
 export function idleProgress() {
-  return { status: "idle", promptId: null, chunk: null, chunks: null, step: null, steps: null, framesDone: 0, totalFrames: null, fps: null, eta: null, preview: null, previewChunk: null, message: null, resumed: false };
+  return { status: "idle", promptId: null, chunk: null, chunks: null, step: null, steps: null, framesDone: 0, totalFrames: null, speed: null, eta: null, preview: null, previewChunk: null, message: null, resumed: false };
 }
 
 /** The panel state after event `detail` (the previous state is not changed). */
@@ -17,7 +18,7 @@ export function reduceProgress(state, detail) {
   }
   s.promptId = detail.prompt_id ?? s.promptId;
   if ("eta_seconds" in detail) s.eta = detail.eta_seconds;
-  if ("fps" in detail && detail.event !== "chain_start") s.fps = detail.fps;
+  if ("render_speed" in detail) s.speed = detail.render_speed;
   if (detail.chunks != null) s.chunks = detail.chunks;
   if (detail.total_frames != null) s.totalFrames = detail.total_frames;
   switch (detail.event) {
@@ -67,7 +68,7 @@ export function progressLines(state) {
   }
   if (state.steps) lines.push(`Step ${state.step} of ${state.steps}`);
   if (state.totalFrames) lines.push(`Frames ${state.framesDone} of ${state.totalFrames}`);
-  lines.push(`Speed ${state.fps == null ? "–" : `${state.fps.toFixed(2)} frames/s`}`);
+  lines.push(`Speed ${state.speed == null ? "–" : `${state.speed.toFixed(2)} frames/s`}`);
   if (status === "running") lines.push(`ETA ${formatDuration(state.eta)}`);
   if (status === "done") lines.push("Done");
   if (status === "cancelled") lines.push(`Cancelled${state.message ? `: ${state.message}` : ""}`);

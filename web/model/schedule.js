@@ -19,7 +19,7 @@ export class ScheduleError extends Error {
   }
 }
 
-const FIELDS = ["version", "prompt", "prompts", "negative_prompt", "seed", "seed_mode", "handoff_strength", "tail_noise", "denoise", "guidance", "loras", "anchors"];
+const FIELDS = ["version", "prompt", "prompts", "negative_prompt", "seed", "seed_mode", "handoff_strength", "tail_noise", "denoise", "audio_strength", "guidance", "loras", "anchors"];
 const POINT = ["chunk", "seconds", "frame"];
 const PROMPT_FIELDS = [...POINT, "text"];
 const LORA_KEY_FIELDS = [...POINT, "scale"];
@@ -38,6 +38,7 @@ export function defaultSchedule() {
     handoff_strength: 1,
     tail_noise: 0,
     denoise: 1,
+    audio_strength: 1,
     guidance: null,
     loras: [],
     anchors: [],
@@ -105,7 +106,7 @@ export function validateSchedule(raw) {
   if (has("negative_prompt")) c.text(raw.negative_prompt, "negative_prompt");
   if (has("seed")) c.perChunk(raw.seed, "seed", { int: true, lo: 0, hi: MAX_SEED, what: "a whole-number seed" });
   if (has("seed_mode") && !["fixed", "increment"].includes(raw.seed_mode)) c.bad("seed_mode", `expected "fixed" or "increment", got ${JSON.stringify(raw.seed_mode)}`);
-  for (const k of ["handoff_strength", "tail_noise", "denoise"]) if (has(k)) c.perChunk(raw[k], k, { lo: 0, hi: 1, what: "a number" });
+  for (const k of ["handoff_strength", "tail_noise", "denoise", "audio_strength"]) if (has(k)) c.perChunk(raw[k], k, { lo: 0, hi: 1, what: "a number" });
   if (has("guidance") && raw.guidance !== null) c.perChunk(raw.guidance, "guidance", { lo: 0, hi: 100, what: "a guidance scale" });
 
   const list = (key, each) => {
@@ -174,7 +175,7 @@ export function parseSchedule(source) {
   if (problems.length) throw new ScheduleError(problems);
   const s = defaultSchedule();
   for (const k of ["prompt", "negative_prompt", "seed_mode"]) if (raw[k] !== undefined) s[k] = raw[k];
-  for (const k of ["seed", "handoff_strength", "tail_noise", "denoise", "guidance"]) if (raw[k] !== undefined) s[k] = copyValue(raw[k]);
+  for (const k of ["seed", "handoff_strength", "tail_noise", "denoise", "audio_strength", "guidance"]) if (raw[k] !== undefined) s[k] = copyValue(raw[k]);
   s.prompts = (raw.prompts ?? []).map((p) => ({ ...pointOf(p), text: p.text }));
   s.loras = (raw.loras ?? []).map((l) => ({
     name: l.name,
@@ -286,6 +287,7 @@ export function resolveChunk(s, index, plan = null) {
     handoff_strength: pick(s.handoff_strength, index),
     tail_noise: pick(s.tail_noise, index),
     denoise: pick(s.denoise, index),
+    audio_strength: pick(s.audio_strength, index),
     guidance: pick(s.guidance, index),
     loras,
     anchors: ["first", "last"].filter((p) => anchors.has(p)).map((p) => anchors.get(p)),

@@ -14,8 +14,11 @@ const CSS = `
 .ltx2-progress img{max-width:45%;max-height:100%;object-fit:contain;align-self:center}
 `;
 
-/** Returns { element, update(detail), reset(), state() }. */
-export function createProgressPanel({ document: doc = globalThis.document } = {}) {
+/** A panel tall enough for a run's lines (chunk, step, frames, speed, ETA or the outcome) with the bar. */
+export const PANEL_HEIGHT = 112;
+
+/** onRender() is called after each redraw. Returns { element, update(detail), reset(), state(), contentHeight() }. */
+export function createProgressPanel({ document: doc = globalThis.document, onRender } = {}) {
   ensureStyle(doc, "ltx2chain-progress-style", CSS);
   const root = h(doc, "div", { className: "ltx2-progress" });
   let state = idleProgress();
@@ -25,12 +28,14 @@ export function createProgressPanel({ document: doc = globalThis.document } = {}
     root.className = `ltx2-progress${problem ? " ltx2-error" : ""}`;
     const lines = progressLines(state);
     const done = state.totalFrames ? state.framesDone / state.totalFrames : 0;
-    root.replaceChildren(
+    const parts = [
       h(doc, "div", { className: "ltx2-lines" },
         h(doc, "div", { className: "ltx2-bar" }, h(doc, "div", { style: `width:${(100 * done).toFixed(1)}%` })),
         lines.map((line, i) => h(doc, "div", { className: problem && i === lines.length - 1 ? "ltx2-problem" : "" }, line))),
-      state.preview ? h(doc, "img", { src: state.preview, alt: `chunk ${state.previewChunk}`, title: `last finished chunk: ${state.previewChunk}` }) : null,
-    );
+    ];
+    if (state.preview) parts.push(h(doc, "img", { src: state.preview, alt: `chunk ${state.previewChunk}`, title: `last finished chunk: ${state.previewChunk}` }));
+    root.replaceChildren(...parts);
+    onRender?.();
   }
 
   render();
@@ -45,5 +50,7 @@ export function createProgressPanel({ document: doc = globalThis.document } = {}
       render();
     },
     state: () => state,
+    /** The height that shows every line (an error may wrap): at least PANEL_HEIGHT. */
+    contentHeight: () => Math.max(PANEL_HEIGHT, Math.ceil((root.firstChild?.offsetHeight ?? 0) + 8)),
   };
 }

@@ -12,11 +12,13 @@ import * as edit from "../model/edit.js";
 import { ensureStyle, h } from "./dom.js";
 
 const CSS = `
-.ltx2-editor{font:11px/1.35 sans-serif;color:var(--input-text,#ddd);display:flex;flex-direction:column;gap:6px;padding:4px;box-sizing:border-box;overflow:auto;height:100%}
+.ltx2-editor{font:11px/1.35 sans-serif;color:var(--input-text,#ddd);display:flex;flex-direction:column;gap:6px;padding:4px;box-sizing:border-box;overflow:hidden auto;height:100%;position:relative}
+.ltx2-editor > *{flex:none}
 .ltx2-editor textarea,.ltx2-editor input,.ltx2-editor select{font:11px sans-serif;background:var(--comfy-input-bg,#222);color:inherit;border:1px solid #555;border-radius:3px;box-sizing:border-box}
 .ltx2-editor textarea{width:100%;resize:vertical;min-height:30px}
 .ltx2-editor button{font:11px sans-serif;background:#333;color:inherit;border:1px solid #666;border-radius:3px;cursor:pointer;padding:1px 6px}
 .ltx2-summary{opacity:.85}
+.ltx2-linked{color:#fc6;border:1px solid #a83;border-radius:3px;padding:3px}
 .ltx2-error{color:#f77;white-space:pre-wrap}
 .ltx2-warning{color:#fc6}
 .ltx2-timeline{position:relative;height:96px;overflow:hidden;background:#1b1b1b;border:1px solid #444;border-radius:3px;user-select:none;touch-action:none}
@@ -32,21 +34,25 @@ const CSS = `
 .ltx2-anchor{position:absolute;top:66px;width:24px;height:24px;margin-left:-12px;border:1px solid #ccc;background:#555 center/cover no-repeat;box-sizing:border-box}
 .ltx2-lane-label{position:absolute;left:2px;font-size:9px;opacity:.5;pointer-events:none}
 .ltx2-row{display:flex;gap:4px;align-items:center}
-.ltx2-row > input[type=text]{flex:1}
-.ltx2-table{border-collapse:collapse;width:100%}
+.ltx2-row > input[type=text]{flex:1;min-width:0}
+.ltx2-table{border-collapse:collapse;width:100%;table-layout:fixed}
 .ltx2-table td,.ltx2-table th{border:1px solid #444;padding:1px 3px;text-align:left;vertical-align:top}
 .ltx2-table tr.ltx2-selected td{background:#2a3b52}
-.ltx2-table input{width:100%;min-width:40px}
-.ltx2-prompt-cell{max-width:220px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.ltx2-table input{width:100%;min-width:0}
+.ltx2-prompt-cell{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .ltx2-section{font-weight:bold;opacity:.8;margin-top:2px}
 `;
 
 const PLACES = ["chunk", "seconds", "frame"];
 
+const PAD = 4; // px of padding around the editor's sections (.ltx2-editor)
+
 /**
  * options: { document, readSchedule(): string, writeSchedule(text), planInputs(): {total_frames, seconds,
- * fps, clip_frames, tail_frames}, imageUrl(name): string | null }.
- * Returns { element, load(), refresh(), destroy(), state() }.
+ * fps, clip_frames, tail_frames}, planNote(): string | null (where the plan comes from), linked(): string |
+ * null (a notice: the schedule edited here is not used; the editor is then read-only), imageUrl(name): string
+ * | null, onRender() (after each redraw) }.
+ * Returns { element, load(), refresh(), destroy(), state(), contentHeight() }.
  */
 export function createTimelineEditor(options) {
   const doc = options.document ?? globalThis.document;
@@ -62,6 +68,7 @@ export function createTimelineEditor(options) {
   let planError = null;
   let selected = 0;
   let drag = null;
+  let linked = null; // the notice shown while the node's schedule is not the one used
 
   function computePlan() {
     try {
@@ -87,6 +94,7 @@ export function createTimelineEditor(options) {
 
   /** Recomputes the plan from the node's inputs and redraws. */
   function refresh() {
+    linked = options.linked?.() ?? null;
     computePlan();
     render();
   }
@@ -117,8 +125,18 @@ export function createTimelineEditor(options) {
   // --- drawing -------------------------------------------------------------------------------------
 
   function render() {
+    draw();
+    options.onRender?.();
+  }
+
+  function draw() {
     root.replaceChildren();
     root.append(summary());
+    if (linked) {
+      root.append(h(doc, "div", { className: "ltx2-linked" }, linked));
+      if (plan) root.append(timeline());
+      return;
+    }
     if (loadError) {
       root.append(h(doc, "div", { className: "ltx2-error" }, `The schedule cannot be edited here: ${loadError}`));
       root.append(h(doc, "button", { onclick: () => commit(defaultSchedule()) }, "Start over with an empty schedule"));
@@ -140,9 +158,11 @@ export function createTimelineEditor(options) {
     if (!plan) return h(doc, "div", { className: "ltx2-error" }, `Plan: ${planError}`);
     const seconds = secondsAt(plan.total_frames, plan.fps);
     const n = plan.chunks.length;
+    const note = options.planNote?.();
     return h(doc, "div", { className: "ltx2-summary" },
       `${n} chunk${n === 1 ? "" : "s"} of up to ${plan.clip_frames} frames, tail ${plan.tail_frames}; ` +
-        `${plan.total_frames} frames at ${+fpsValue(plan.fps).toFixed(3)} fps = ${seconds.toFixed(2)} s`);
+        `${plan.total_frames} frames at ${+fpsValue(plan.fps).toFixed(3)} fps = ${seconds.toFixed(2)} s` +
+        (note ? ` (${note})` : ""));
   }
 
   const span = () => Math.max(plan.total_frames, plan.chunks[plan.chunks.length - 1].end);
@@ -166,6 +186,7 @@ export function createTimelineEditor(options) {
       box.append(bar);
     }
     box.append(h(doc, "div", { className: "ltx2-end", style: `left:${pct(plan.total_frames)}`, title: `end: frame ${plan.total_frames}` }));
+    if (linked) return box; // the schedule's keyframes and anchors are those of the linked schedule
 
     schedule.prompts.forEach((key, k) => {
       const frame = drag?.k === k ? drag.frame : pointFrame(key, plan);
@@ -232,8 +253,32 @@ export function createTimelineEditor(options) {
     return `frame ${p.frame}`;
   }
 
+  /** `el` commits its value with `commit(value)` on change and on Enter; Escape puts back the saved value. */
+  function committing(el, commit, { enter = true } = {}) {
+    const saved = el.value;
+    let done = false;
+    const finish = () => {
+      if (done || el.value === saved) return;
+      done = true;
+      commit(el.value);
+    };
+    el.addEventListener("change", finish);
+    el.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && enter && !e.shiftKey) {
+        e.preventDefault();
+        finish();
+      } else if (e.key === "Escape") {
+        e.preventDefault();
+        el.value = saved;
+        el.blur();
+      }
+    });
+    return el;
+  }
+
   function textArea(value, placeholder, onchange) {
-    return h(doc, "textarea", { value, placeholder, rows: 2, onchange: (e) => onchange(e.target.value) });
+    // Enter makes a new line in a prompt; the prompt is saved when the box loses focus (Escape cancels)
+    return committing(h(doc, "textarea", { value, placeholder, rows: 2 }), onchange, { enter: false });
   }
 
   function globals() {
@@ -256,19 +301,17 @@ export function createTimelineEditor(options) {
     const box = h(doc, "div", { className: "ltx2-prompt-keys" }, h(doc, "div", { className: "ltx2-section" }, "Prompt keyframes (each holds until the next)"));
     schedule.prompts.forEach((key, k) => {
       const place = edit.pointPlace(key);
-      const position = h(doc, "input", {
-        type: "number", min: 0, step: place === "seconds" ? 0.01 : 1, value: key[place], style: "width:64px",
-        onchange: (e) => tryEdit(() => {
-          const v = Number(e.target.value);
+      const position = committing(h(doc, "input", { type: "number", min: 0, step: place === "seconds" ? 0.01 : 1, value: key[place], style: "width:64px" }),
+        (value) => tryEdit(() => {
+          const v = Number(value);
           const next = structuredClone(schedule);
           next.prompts[k] = { [place]: place === "seconds" ? v : Math.round(v), text: key.text };
           return next;
-        }),
-      });
+        }));
       box.append(h(doc, "div", { className: "ltx2-row", dataset: { key: k } },
         select(PLACES, place, (v) => tryEdit(() => edit.setPromptKeyframePlace(schedule, plan, k, v))),
         position,
-        h(doc, "input", { type: "text", value: key.text, placeholder: "prompt from here on", onchange: (e) => tryEdit(() => edit.setPromptKeyframeText(schedule, k, e.target.value)) }),
+        committing(h(doc, "input", { type: "text", value: key.text, placeholder: "prompt from here on" }), (v) => tryEdit(() => edit.setPromptKeyframeText(schedule, k, v))),
         h(doc, "button", { title: "remove", onclick: () => tryEdit(() => edit.removePromptKeyframe(schedule, k)) }, "✕")));
     });
     box.append(h(doc, "button", {
@@ -291,11 +334,13 @@ export function createTimelineEditor(options) {
   }
 
   function numberInput(value, step, onchange) {
-    return h(doc, "input", { type: "number", step, value, onchange: (e) => e.target.value !== "" && onchange(Number(e.target.value)) });
+    return committing(h(doc, "input", { type: "number", step, value }), (v) => v !== "" && onchange(Number(v)));
   }
 
   function chunkTable(resolved) {
-    const head = h(doc, "tr", {}, ["chunk", "kept frames", "seconds", "prompt", "seed", "handoff", ...schedule.loras.map((l) => l.name)].map((t) => h(doc, "th", {}, t)));
+    // fixed column widths: the prompt column takes what is left, so the table fits the node's width
+    const columns = [["chunk", 36], ["kept", 66], ["seconds", 66], ["prompt", null], ["seed", 76], ["handoff", 52], ...schedule.loras.map((l) => [l.name, 52])];
+    const head = h(doc, "tr", {}, columns.map(([t, width]) => h(doc, "th", { title: t, style: width ? `width:${width}px;overflow:hidden;text-overflow:ellipsis` : "" }, t)));
     const rows = plan.chunks.map((c) => {
       const p = resolved[c.index];
       const t0 = secondsAt(c.keep[0], plan.fps).toFixed(2);
@@ -305,8 +350,8 @@ export function createTimelineEditor(options) {
         h(doc, "td", {}, `[${c.keep[0]}, ${c.keep[1]})`),
         h(doc, "td", {}, `${t0}–${t1}`),
         h(doc, "td", { className: "ltx2-prompt-cell", title: p.prompt }, p.prompt),
-        h(doc, "td", {}, numberInput(p.seed, 1, (v) => tryEdit(() => edit.setChunkValue(schedule, "seed", c.index, Math.round(v))))),
-        h(doc, "td", {}, numberInput(pick(schedule.handoff_strength, c.index), 0.05, (v) => tryEdit(() => edit.setChunkValue(schedule, "handoff_strength", c.index, v)))),
+        h(doc, "td", { className: "ltx2-seed" }, numberInput(p.seed, 1, (v) => tryEdit(() => edit.setChunkValue(schedule, "seed", c.index, Math.round(v))))),
+        h(doc, "td", { className: "ltx2-handoff" }, numberInput(pick(schedule.handoff_strength, c.index), 0.05, (v) => tryEdit(() => edit.setChunkValue(schedule, "handoff_strength", c.index, v)))),
         schedule.loras.map((lora, k) => h(doc, "td", { className: "ltx2-lora-cell" },
           numberInput(+p.loras[lora.name].toFixed(4), 0.05, (v) => tryEdit(() => edit.setLoraScaleAt(schedule, plan, k, c.index, v))))));
     });
@@ -326,12 +371,21 @@ export function createTimelineEditor(options) {
     return list.length ? h(doc, "div", {}, list.map((w) => h(doc, "div", { className: "ltx2-warning" }, `⚠ ${w}`))) : null;
   }
 
+  /** The height the editor needs to show everything without scrolling (0 while it is not laid out). */
+  function contentHeight() {
+    // layout sizes (offsetTop/offsetHeight leave the canvas zoom out), from the first section's top to the last's end
+    const [first, last] = [root.firstElementChild, root.lastElementChild];
+    if (!first || !root.offsetHeight) return 0;
+    return Math.ceil(last.offsetTop + last.offsetHeight - first.offsetTop + 2 * PAD);
+  }
+
   load();
   return {
     element: root,
     load,
     refresh,
     destroy: () => root.replaceChildren(),
-    state: () => ({ schedule, plan, error: loadError ?? notice ?? planError }),
+    state: () => ({ schedule, plan, linked: !!linked, error: loadError ?? notice ?? planError }),
+    contentHeight,
   };
 }

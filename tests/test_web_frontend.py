@@ -1,0 +1,171 @@
+"""The pack's web extension in the real ComfyUI frontend: the frontend of the PyPI package
+``comfyui-frontend-package`` (what ComfyUI ships) is served by tests/frontend_server.py from the pack's own node
+definitions and driven in headless Chromium by tests/web/frontend_driver.mjs (playwright-core). Every example
+workflow is loaded; the editor and progress panel are measured on their nodes; a keyboard edit must reach the
+workflow's schedule widget and the API prompt; a stand-in run's progress events come through the websocket.
+
+Screenshots go to LTX2_SCREENSHOT_DIR when set (else a temporary folder). LTX2_FRONTEND_DIR points at another
+frontend build's static folder (an unpacked wheel's ``comfyui_frontend_package/static``) to try other versions.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from frontend_server import FrontendServer, frontend_dir, frontend_version
+from test_pack import node_classes
+from web_tools import CHROMIUM_FLAGS, ROOT, WEB_TESTS, chromium, node_modules, run_node
+
+from ltx2.chain.plan import make_plan
+from ltx2.chain.schedule import ChunkSchedule
+
+EXAMPLES = sorted((ROOT / "example_workflows").glob("*.json"))
+EDIT = {"workflow": "ltx2chain_text_to_video_long", "node": 2, "chunk": 2, "seed": 4242}
+SLACK = 1.5  # px: rounding of the frontend's own placement
+
+
+@pytest.fixture(scope="module")
+def frontend(pack, tmp_path_factory):
+    try:
+        static = frontend_dir()
+    except ImportError:
+        pytest.fail('the ComfyUI frontend is not installed: pip install -e ".[test]" (comfyui-frontend-package)')
+    node_modules()
+    if not (WEB_TESTS / "node_modules" / "playwright-core").is_dir():
+        pytest.fail(f"playwright-core is not installed: run `npm ci` in {WEB_TESTS} (see .ci/run)")
+    shots = Path(os.environ.get("LTX2_SCREENSHOT_DIR") or tmp_path_factory.mktemp("frontend"))
+    shots.mkdir(parents=True, exist_ok=True)
+    server = FrontendServer(node_classes(pack), static).start()
+    request = {
+        "url": server.url, "chromium": chromium(), "flags": [f for f in CHROMIUM_FLAGS if f != "--headless"], "shots": str(shots),
+        "workflows": {p.stem: json.loads(p.read_text()) for p in EXAMPLES}, "edit": EDIT,
+    }  # fmt: skip
+    try:
+        done = run_node(WEB_TESTS / "frontend_driver.mjs", request, timeout=240)
+    finally:
+        server.shutdown()
+    result = json.loads(done.stdout)
+    result.update(shots=shots, sent=server.sent, prompts=server.prompts, version=frontend_version(static))
+    return result
+
+
+def test_frontend_loads_the_pack_without_errors(frontend):
+    assert frontend["errors"] == [], f"frontend {frontend['version']}"
+    assert set(frontend["workflows"]) == {p.stem for p in EXAMPLES}
+
+
+def ours(frontend):
+    for name, nodes in frontend["workflows"].items():
+        for node_id, node in nodes.items():
+            yield f"{name} #{node_id} {node['type']}", node
+
+
+def test_editors_and_panels_are_on_every_node_that_has_them(frontend):
+    found = {label.split(" #")[0]: node for label, node in ours(frontend)}
+    for path in EXAMPLES:
+        types = {n["type"] for n in json.loads(path.read_text())["nodes"]}
+        if types & {"LTX2Chain_ChainSampler", "LTX2Chain_Schedule", "LTX2Chain_PlanPreview"}:
+            assert path.stem in found, path.stem
+    for label, node in ours(frontend):
+        for part in ("editor", "progress"):
+            if part in node:
+                assert node[part]["visible"], label
+
+
+def test_the_timeline_is_tall_and_shows_the_chunks(frontend):
+    for label, node in ours(frontend):
+        if "timeline" in node:
+            assert node["timeline"]["height"] >= 60, label  # in CSS pixels, before the canvas zoom
+            assert node["timeline"]["chunks"] == node["editorState"]["chunks"] >= 1, label
+            assert node["timeline"]["width"] >= 200, label
+
+
+def test_nothing_of_ours_is_drawn_outside_its_node(frontend):
+    for label, node in ours(frontend):
+        outer = node["node"]
+        for part in ("editor", "progress", "plan"):
+            if part not in node or not node[part]["visible"]:
+                continue
+            box = node[part]["box"]
+            assert box["left"] >= outer["left"] - SLACK and box["right"] <= outer["right"] + SLACK, (label, part, box, outer)
+            assert box["top"] >= outer["top"] - SLACK and box["bottom"] <= outer["bottom"] + SLACK, (label, part, box, outer)
+
+
+def test_editors_and_panels_show_everything_without_scrolling(frontend):
+    for label, node in ours(frontend):
+        if "progress" in node:
+            assert node["progress"]["scrollHeight"] <= node["progress"]["clientHeight"] + 1, label
+        if "editor" in node and node["editor"]["clientHeight"] < 900:  # taller editors scroll (chunk tables of long chains)
+            assert node["editor"]["scrollHeight"] <= node["editor"]["clientHeight"] + 1, label
+
+
+def test_no_stray_text(frontend):
+    for label, node in ours(frontend):
+        for part in ("editor", "progress", "plan"):
+            if part in node:
+                assert node[part]["stray"] == [], (label, part)
+
+
+def test_a_linked_schedule_wins_on_the_sampler_and_the_schedule_node_plans_from_it(frontend):
+    nodes = frontend["workflows"]["ltx2chain_lora_ramp"]
+    sampler, schedule = nodes["5"], nodes["3"]
+    assert sampler["editorState"]["linked"] and "linked schedule wins" in sampler["notice"]
+    assert sampler["editor"]["text"].count("\n") < 40, "read-only: the plan and the notice, no editing sections"
+    workflow = json.loads((ROOT / "example_workflows" / "ltx2chain_lora_ramp.json").read_text())
+    values = next(n for n in workflow["nodes"] if n["id"] == 5)["widgets_values"]
+    total_frames, seconds, fps, clip, tail = values[1:6]
+    plan = make_plan(fps=fps, clip_frames=clip, tail_frames=tail, total_frames=None if seconds else total_frames, seconds=seconds or None)
+    assert schedule["editorState"]["chunks"] == len(plan.chunks)
+    assert "planned from Chain Sampler: 30 s, camera push-in fades in (#5)" in schedule["summary"], schedule["summary"]
+    assert not frontend["workflows"]["ltx2chain_text_to_video_long"]["2"]["editorState"]["linked"]
+
+
+def test_a_schedule_node_that_feeds_no_sampler_says_it_plans_with_default_lengths(frontend):
+    schedule = frontend["fresh"]["schedule"]
+    assert "planned with the default lengths" in schedule["summary"], schedule["summary"]
+    assert schedule["editorState"]["chunks"] == len(make_plan(fps=24, clip_frames=121, tail_frames=25, total_frames=481).chunks)
+
+
+def test_new_nodes_at_their_default_size(frontend):
+    for name, node in frontend["fresh"].items():
+        assert node["timeline"]["height"] >= 60 and node["timeline"]["chunks"] >= 1, name
+        for part in ("editor", "progress"):
+            if part in node:
+                box, outer = node[part]["box"], node["node"]
+                assert outer["top"] - SLACK <= box["top"] and box["bottom"] <= outer["bottom"] + SLACK, (name, part)
+                assert node[part]["scrollHeight"] <= node[part]["clientHeight"] + 1, (name, part)
+                assert node[part]["stray"] == [], (name, part)
+
+
+def test_a_keyboard_edit_reaches_the_workflow_and_the_api_prompt(frontend):
+    edit = frontend["edit"]
+    assert edit["widget"] == edit["prompt"], "the API prompt carries the schedule widget's value"
+    saved = ChunkSchedule.parse(edit["widget"])
+    plan = make_plan(fps=24, clip_frames=121, tail_frames=25, seconds=60)
+    assert saved.resolve(EDIT["chunk"], plan).seed == EDIT["seed"], "Enter commits the seed"
+    assert saved.resolve(EDIT["chunk"], plan).handoff_strength != 0.123, "Escape cancels the handoff edit"
+    assert edit["handoffShown"] != "0.123"
+    queued = frontend["prompts"][-1]["prompt"][str(EDIT["node"])]["inputs"]["schedule"]
+    assert queued == edit["widget"], "the queued prompt carries the edit"
+
+
+def test_the_progress_panel_during_a_run(frontend):
+    run = frontend["run"]
+    text = run["progress"]["text"]
+    last = frontend["sent"][-1]
+    for line in ("Chunk 2 of 5", "Step 3 of 8", "Frames 121 of 481", "ETA "):
+        assert line in text, text
+    if last.get("render_speed") is not None:
+        assert f"Speed {last['render_speed']:.2f} frames/s" in text, text
+    assert run["progress"]["stray"] == []
+    assert run["progress"]["scrollHeight"] <= run["progress"]["clientHeight"] + 1
+    box, outer = run["progress"]["box"], run["node"]
+    assert outer["top"] - SLACK <= box["top"] and box["bottom"] <= outer["bottom"] + SLACK
+
+
+def test_screenshots_were_written(frontend):
+    for name in [*(p.stem for p in EXAMPLES), "new_nodes", "run", "run_done"]:
+        data = (frontend["shots"] / f"{name}.png").read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, name
+

@@ -1,0 +1,156 @@
+// Drives the real ComfyUI frontend (served by tests/frontend_server.py) in headless Chromium with
+// playwright-core: loads each example workflow, measures the pack's editor and progress panel on their nodes,
+// edits the schedule with the keyboard, queues a (stand-in) run and saves screenshots. Reads a JSON request on
+// stdin: { url, chromium, flags, shots, workflows: { name: workflow } }; prints the measurements as JSON.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const request = JSON.parse(readFileSync(0, "utf8"));
+const result = { errors: [], workflows: {} };
+const browser = await chromium.launch({ executablePath: request.chromium, args: request.flags });
+try {
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page.on("pageerror", (e) => result.errors.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && /ltx2|chain_timeline|plan_preview|timeline_editor|progress_panel/i.test(m.text())) result.errors.push(`console: ${m.text()}`);
+  });
+  // no network here: requests that leave the test server fail at once instead of hanging
+  await page.route((url) => url.origin !== new URL(request.url).origin, (route) => route.abort());
+  await page.goto(request.url);
+  await page.waitForFunction(() => window.app?.graph && window.app?.canvas && window.comfyAPI, null, { timeout: 60_000 });
+  result.version = await page.evaluate(() => window.__COMFYUI_FRONTEND_VERSION__ ?? null);
+  await page.evaluate(() => {
+    // the measurements, in the page: our DOM widgets against their node's box on the screen
+    window.ltx2Measure = () => {
+      const app = window.app;
+      const canvas = app.canvas.canvas.getBoundingClientRect();
+      const title = window.LiteGraph?.NODE_TITLE_HEIGHT ?? 30;
+      const toScreen = (x, y) => {
+        const [cx, cy] = app.canvas.ds.convertOffsetToCanvas([x, y]);
+        return [canvas.left + cx, canvas.top + cy];
+      };
+      const box = (el) => {
+        const r = el.getBoundingClientRect();
+        return { left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height };
+      };
+      const strayText = (el) => {
+        const found = [];
+        const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode()) if (/^(null|undefined|NaN|\[object \w+\])$/.test(n.textContent.trim())) found.push(n.textContent);
+        return found;
+      };
+      const nodes = {};
+      for (const node of app.graph.nodes) {
+        const parts = [["editor", node.ltx2Editor?.element], ["progress", node.ltx2Progress?.element], ["plan", node.ltx2PlanView]].filter(([, el]) => el);
+        if (!parts.length) continue;
+        const [left, top] = toScreen(node.pos[0], node.pos[1] - title);
+        const [right, bottom] = toScreen(node.pos[0] + node.size[0], node.pos[1] + node.size[1]);
+        const entry = { type: node.type, size: [...node.size], node: { left, top, right, bottom } };
+        for (const [name, el] of parts) {
+          const visible = el.isConnected && getComputedStyle(el).display !== "none" && el.getClientRects().length > 0;
+          entry[name] = { visible, box: box(el), scrollHeight: el.scrollHeight, clientHeight: el.clientHeight, text: el.innerText, stray: strayText(el) };
+        }
+        const timeline = node.ltx2Editor?.element.querySelector(".ltx2-timeline");
+        if (timeline) entry.timeline = { box: box(timeline), height: timeline.offsetHeight, width: timeline.offsetWidth, chunks: timeline.querySelectorAll(".ltx2-chunk").length, keys: timeline.querySelectorAll(".ltx2-key").length };
+        if (node.ltx2Editor) {
+          const state = node.ltx2Editor.state();
+          entry.editorState = { error: state.error, chunks: state.plan?.chunks.length ?? null, linked: state.linked ?? false };
+          entry.summary = node.ltx2Editor.element.querySelector(".ltx2-summary")?.innerText ?? null;
+          entry.notice = node.ltx2Editor.element.querySelector(".ltx2-linked")?.innerText ?? null;
+        }
+        nodes[node.id] = entry;
+      }
+      return nodes;
+    };
+    // the view: the given nodes (all by default) as large as they fit, under the top bar, right of the side bar
+    window.ltx2Frame = (ids, minScale = 0) => {
+      const app = window.app;
+      const title = window.LiteGraph?.NODE_TITLE_HEIGHT ?? 30;
+      const nodes = app.graph.nodes.filter((n) => !ids || ids.map(String).includes(String(n.id)));
+      if (!nodes.length) throw new Error(`no nodes ${ids} to frame`);
+      const x0 = Math.min(...nodes.map((n) => n.pos[0])), y0 = Math.min(...nodes.map((n) => n.pos[1] - title));
+      const x1 = Math.max(...nodes.map((n) => n.pos[0] + n.size[0])), y1 = Math.max(...nodes.map((n) => n.pos[1] + n.size[1]));
+      const canvas = app.canvas.canvas.getBoundingClientRect();
+      const [left, top] = [90 - canvas.left, 110 - canvas.top];
+      const room = canvas.height - top - 20;
+      const scale = Math.max(minScale, Math.min(1, (canvas.width - left - 20) / (x1 - x0), room / (y1 - y0)));
+      app.canvas.ds.scale = scale;
+      // too tall at minScale: the bottom of the nodes in view
+      app.canvas.ds.offset = [left / scale - x0, (y1 - y0) * scale > room ? (top + room) / scale - y1 : top / scale - y0];
+      app.canvas.setDirty(true, true);
+    };
+  });
+  const settle = () => page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 150)))));
+
+  for (const [name, workflow] of Object.entries(request.workflows)) {
+    await page.evaluate(async (wf) => window.app.loadGraphData(structuredClone(wf), true, true), workflow);
+    await settle(); // the nodes grow to fit their editors on the next frame: frame the view after that
+    await page.evaluate(() => window.ltx2Frame());
+    await settle();
+    result.workflows[name] = await page.evaluate(() => window.ltx2Measure());
+    await page.screenshot({ path: join(request.shots, `${name}.png`) });
+  }
+
+  // new nodes at their default size: a Schedule node that feeds nothing and a Chain Sampler
+  const fresh = await page.evaluate(() => {
+    const made = ["LTX2Chain_Schedule", "LTX2Chain_ChainSampler"].map((type, k) => {
+      const node = window.LiteGraph.createNode(type);
+      node.pos = [5000 + 700 * k, 0];
+      window.app.graph.add(node);
+      return node.id;
+    });
+    return made;
+  });
+  await settle();
+  await page.evaluate((ids) => window.ltx2Frame(ids, 0.75), fresh);
+  await settle();
+  const measured = await page.evaluate(() => window.ltx2Measure());
+  result.fresh = Object.fromEntries(fresh.map((id, k) => [["schedule", "sampler"][k], measured[id]]));
+  await page.screenshot({ path: join(request.shots, "new_nodes.png") });
+
+  // an edit with the keyboard on the one-minute example: chunk 2's seed, committed with Enter
+  const edit = request.edit;
+  await page.evaluate(async (wf) => { await window.app.loadGraphData(structuredClone(wf), true, true); }, request.workflows[edit.workflow]);
+  await settle();
+  const seed = page.locator(`.ltx2-editor tr[data-chunk="${edit.chunk}"] td.ltx2-seed input`);
+  await seed.fill(String(edit.seed));
+  await seed.press("Enter");
+  const escape = page.locator(`.ltx2-editor tr[data-chunk="${edit.chunk}"] td.ltx2-handoff input`);
+  await escape.fill("0.123");
+  await escape.press("Escape");
+  await settle();
+  result.edit = await page.evaluate(async (id) => {
+    const node = window.app.graph.getNodeById(id);
+    const saved = node.widgets.find((w) => w.name === "schedule").value;
+    const { output } = await window.app.graphToPrompt();
+    const handoff = document.querySelector(".ltx2-editor td.ltx2-handoff input");
+    return { widget: saved, prompt: output[String(id)]?.inputs.schedule ?? null, handoffShown: handoff?.value ?? null };
+  }, edit.node);
+
+  // a run: the server plays the stand-in chain's progress events through the websocket
+  await page.evaluate((id) => { window.ltx2Frame([id], 0.75); return window.app.queuePrompt(0); }, edit.node);
+  await page.waitForFunction((id) => /Step 3 of 8/.test(window.app.graph.getNodeById(id)?.ltx2Progress?.element.innerText ?? ""), edit.node, { timeout: 15_000 });
+  await settle();
+  result.run = (await page.evaluate(() => window.ltx2Measure()))[edit.node];
+  await page.screenshot({ path: join(request.shots, "run.png") });
+  // the rest of the run: the last chunks, the end and the video output the frontend previews on the node
+  await page.evaluate(() => fetch("/api/ltx2-test/finish", { method: "POST" }));
+  await page.waitForFunction((id) => /Done/.test(window.app.graph.getNodeById(id)?.ltx2Progress?.element.innerText ?? ""), edit.node, { timeout: 15_000 });
+  await page.waitForTimeout(500);
+  await settle();
+  result.done = (await page.evaluate(() => window.ltx2Measure()))[edit.node];
+  result.done.widgets = await page.evaluate((id) => {
+    const node = window.app.graph.getNodeById(id);
+    return node.widgets.filter((w) => w.element).map((w) => {
+      const r = w.element.getBoundingClientRect();
+      return { name: w.name, top: r.top, bottom: r.bottom, left: r.left, right: r.right, shown: w.element.isConnected && r.height > 0 };
+    });
+  }, edit.node);
+  await page.screenshot({ path: join(request.shots, "run_done.png") });
+} catch (e) {
+  result.errors.push(`driver: ${e.stack ?? e}`);
+} finally {
+  await browser.close();
+}
+process.stdout.write(JSON.stringify(result));
