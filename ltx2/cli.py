@@ -27,7 +27,7 @@ from .chain.schedule import ChunkSchedule, ScheduleError
 from .cli_checks import device_from_flag, file_problems, gather, output_problems
 from .cli_media import add_media_args, flagged_media_problem, media_defaults, media_guides
 from .errors import InputError
-from .options import HANDOFF_MODES, OFFLOAD_MODES, SAMPLERS, SEAMS_MAX_SIDE, WEIGHT_MODES
+from .options import ATTENTION_BACKENDS, HANDOFF_MODES, OFFLOAD_MODES, SAMPLERS, SEAMS_MAX_SIDE, WEIGHT_MODES
 
 MAX_SIDE = 8192  # largest --width / --height, beyond any LTX-2 render (the memory planner bounds real models further)
 MAX_STEPS = 1000
@@ -40,7 +40,7 @@ _FLAGS = {
     "max_chunks": "--max-chunks", "width": "--width", "height": "--height", "handoff": "--handoff", "sampler": "--sampler",
     "anchor_continuations": "--anchor-continuations", "drift": "--drift", "tile": "--tile", "sigmas": "--steps", "seed": "--seed",
     "guidance": "--guidance", "prompt": "--prompt", "negative_prompt": "--negative-prompt", "denoise": "--denoise", "audio_strength": "--audio-strength",
-    "audio_end": "--audio-end",
+    "audio_end": "--audio-end", "attention": "--attention",
 }  # fmt: skip
 _FIELD_WORDS = re.compile(r"\b(" + "|".join(k for k in _FLAGS if "_" in k) + r")\b")
 
@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--blocks", type=int, help="with --offload blocks: blocks kept on the device (default: the most that fit)")
     source.add_argument("--low-ram", action="store_true", help="free offloaded weights and re-read them from the files instead of keeping a CPU copy")
     source.add_argument("--fp8-matmul", action="store_true", help="fp8 layers multiply in fp8 (GPUs with compute capability 8.9+): faster, not bit-exact")
+    source.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks (the first steps compile, later ones run faster; within bf16 tolerance of eager)")
+    source.add_argument("--attention", choices=ATTENTION_BACKENDS, default="sdpa",
+                        help="attention kernel: sdpa (default), or sageattention / flash-attn when installed (CUDA, bf16/fp16)")
     source.add_argument("--verbose", action="store_true", help="print what is on the device in each phase (the residency ledger)")
     what = render.add_argument_group("video")
     what.add_argument("--prompt", help="the prompt (overrides the schedule's opening prompt)")
@@ -389,6 +392,15 @@ _DEMO_IGNORES = (("--fused-lora", "fused_lora"), ("--upsampler", "upsampler"), (
                  ("--vae", "vae"), ("--audio-vae", "audio_vae"), ("--low-ram", "low_ram"), ("--fp8-matmul", "fp8_matmul"))  # fmt: skip
 
 
+def _attention(name: str, device) -> None:
+    """``--attention``: the kernel, installed, on a device it runs on."""
+    from .model.attention import set_attention_backend
+
+    if name != "sdpa" and device is not None and device.type != "cuda":
+        raise InputError([("--attention", f"{name} runs on CUDA only; leave it out (sdpa) on {device.type}")])
+    set_attention_backend(name)
+
+
 def _check_render(args: argparse.Namespace):
     """Everything about a render that can be checked before a model loads; one InputError lists every problem."""
     from .pipeline.settings import RenderSettings, full_schedule
@@ -402,6 +414,7 @@ def _check_render(args: argparse.Namespace):
     fused = [lora for spec in args.fused_lora for lora in [gather(problems, partial(_fused_lora, spec))] if lora]
     loras = [(name, Path(path)) for spec in args.lora for name, path in [gather(problems, partial(_split, spec, "=", "", "--lora")) or ("", "")] if name]
     device = gather(problems, lambda: device_from_flag(args.device if args.device or not args.demo else "cpu"))
+    gather(problems, lambda: _attention(args.attention, device))
     problems += file_problems([*_model_files(args), ("--tokenizer", args.tokenizer, "any"), ("--image", args.image, "file"),
                                 *(("--fused-lora", path, "file") for path, _ in fused), *(("--lora", path, "file") for _, path in loras)])  # fmt: skip
     problems += output_problems(args.out, args.run_dir)
@@ -460,6 +473,10 @@ def _render(args: argparse.Namespace) -> int:
         )  # fmt: skip
         if args.fp8_matmul:
             set_fp8_matmul(models.transformer, True)
+    if args.compile:
+        from .model.compile import compile_blocks
+
+        compile_blocks(models.transformer)
     for name, path in loras:
         models.add_lora(name, path, 0.0)
     print(plan.table(), file=sys.stderr)

@@ -15,3 +15,5 @@ TRACK_ENDS = ("error", "silence", "loop")
 """What a soundtrack shorter than the video does past its end (ltx2.media.soundtrack)."""
 SOURCE_SOUNDS = ("auto", "keep", "regenerate")
 """A source video's sound: kept as the soundtrack, regenerated, or kept when it has one (the CLI's --video-sound)."""
+ATTENTION_BACKENDS = ("sdpa", "sageattention", "flash-attn")
+"""Attention kernels: PyTorch's SDPA, or an optional package when installed (ltx2.model.attention)."""

@@ -48,6 +48,7 @@ CASES = {
     "device bogus": (lambda p: [*DEMO, "--device", "bogus"], "--device"),
     "steps -1": (lambda p: [*DEMO, "--steps", "-1"], "--steps"),
     "steps 0": (lambda p: [*DEMO, "--steps", "0"], "--steps"),
+    "attention on the cpu": (lambda p: [*DEMO, "--attention", "flash-attn"], "--attention"),
     "out empty": (lambda p: ["render", "--demo", "--frames", "25", "--out", ""], "--out"),
     "out a folder": (lambda p: [*DEMO, "--out", str(p / "out")], "--out"),
     "out a device": (lambda p: [*DEMO, "--out", os.devnull], "--out"),

@@ -20,7 +20,7 @@ def test_comfy_host_reports_progress_and_honours_interrupt(pack, comfy):
     events = [d["event"] for e, d, sid in comfy.sent]
     assert events[0] == "chain_start" and events[-1] == "done" and events.count("denoise_step") == 6
     assert {(e, sid) for e, d, sid in comfy.sent} == {("ltx2chain.progress", "client-1")}
-    assert all(d["node"] == "7" and d["prompt_id"] == "prompt-1" and "eta_seconds" in d and "fps" in d for e, d, sid in comfy.sent)
+    assert all(d["node"] == "7" and d["prompt_id"] == "prompt-1" and "eta_seconds" in d and "render_speed" in d for e, d, sid in comfy.sent)
     (bar,) = comfy.bars
     assert (bar.total, bar.node_id, bar.values) == (6, "7", [1, 2, 3, 4, 5, 6])
 

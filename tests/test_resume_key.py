@@ -84,3 +84,15 @@ def test_the_cpu_thread_count_is_part_of_the_key(threads, monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
     key = json.loads(LTXChunkRenderer(demo_models(seed=0), SETTINGS).fingerprint())
     assert key["numerics"]["threads"] == threads
+
+
+def test_an_attention_kernel_or_compiled_blocks_are_part_of_the_key(monkeypatch):
+    from ltx2.model.compile import compile_blocks
+    from ltx2.pipeline import renderer
+
+    models = demo_models(seed=0)
+    plain = json.loads(renderer.LTXChunkRenderer(models, SETTINGS).fingerprint())["numerics"]
+    assert "attention" not in plain and "compiled" not in plain
+    monkeypatch.setattr(renderer, "attention_backend", lambda: "flash-attn")
+    compile_blocks(models.transformer)  # compiles lazily: nothing runs here
+    assert json.loads(renderer.LTXChunkRenderer(models, SETTINGS).fingerprint())["numerics"] == {**plain, "attention": "flash-attn", "compiled": True}

@@ -26,10 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
+from ..options import ATTENTION_BACKENDS
 from .ops import layers
 from .rope import RotaryTable
 
-ATTENTION_BACKENDS = ("sdpa", "sageattention", "flash-attn")
 _MODULES = {"sageattention": "sageattention", "flash-attn": "flash_attn"}
 _HEAD_DIMS = {"sageattention": (64, 96, 128), "flash-attn": tuple(range(8, 257, 8))}
 _backend = "sdpa"

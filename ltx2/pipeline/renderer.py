@@ -38,6 +38,7 @@ from ..chain.runner import ChunkJob, ChunkMedia, StepCallback
 from ..chain.store import ChunkRecord
 from ..errors import InputError
 from ..memory.planner import free_memory
+from ..model.attention import attention_backend
 from ..model.patchify import (
     patchify_audio,
     patchify_video,
@@ -81,11 +82,13 @@ class LTXChunkRenderer:
     def fingerprint(self) -> str:
         m = self.models
         # what changes the numbers besides the files and settings: a resumed run never mixes chunks computed on
-        # another kind of device, in another dtype, by another torch, with fp8 matmuls switched, or (on the CPU,
-        # where the reduction order follows them) with another number of threads
+        # another kind of device, in another dtype, by another torch, with fp8 matmuls switched, another attention
+        # kernel, compiled blocks, or (on the CPU, where the reduction order follows them) another number of threads
         numerics = {"device": m.device.type, "dtype": str(m.dtype), "torch": torch.__version__,
                     "fp8_matmul": any(getattr(layer, "fp8_matmul", False) for layer in m.transformer.modules()),
-                    **({"threads": torch.get_num_threads()} if m.device.type == "cpu" else {})}  # fmt: skip
+                    **({"threads": torch.get_num_threads()} if m.device.type == "cpu" else {}),
+                    **({"attention": attention_backend()} if attention_backend() != "sdpa" else {}),
+                    **({"compiled": True} if any(getattr(b, "_compiled_call_impl", None) for b in m.transformer.transformer_blocks) else {})}  # fmt: skip
         media = {"media": self.guides.fingerprint()} if self.guides else {}
         return json.dumps({"renderer": "ltx/1", "models": m.name, "loras": m.lora_files, "settings": self.settings.fingerprint(), "numerics": numerics, **media}, sort_keys=True)
 
