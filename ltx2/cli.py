@@ -142,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     memory.add_argument("--width", type=int, default=768, help="video width (default 768)")
     memory.add_argument("--height", type=int, default=512, help="video height (default 512)")
     memory.add_argument("--frames", type=int, default=121, help="frames per chunk (default 121)")
-    memory.add_argument("--tail-frames", type=int, default=25, help="frames handed from chunk to chunk (default 25)")
+    memory.add_argument("--tail-frames", type=int, help="frames handed from chunk to chunk (default 25, or the longest tail shorter than --frames)")
     memory.add_argument("--device", help="the device to plan for (default: cuda when available); --vram auto reads its free memory")
     _memory_args(memory)
     memory.add_argument("--load", action="store_true", help="also load the files as a render would and report the measured peak")
@@ -255,6 +255,8 @@ def _memory_size_problems(args: argparse.Namespace) -> list[tuple[str, str]]:
 def _memory(args: argparse.Namespace) -> int:
     from .memory.planner import table
 
+    if args.tail_frames is None:  # 25, or what a shorter chunk can hand on
+        args.tail_frames = min(25, max(1, args.frames - 8))
     problems = file_problems(_model_files(args)) + _memory_size_problems(args)
     if problems:
         raise InputError(problems)
