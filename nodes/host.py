@@ -8,8 +8,11 @@ use the engine's :class:`StandaloneHost`, so the nodes still import and run (tes
 
 from __future__ import annotations
 
+import base64
 import functools
 import importlib
+import inspect
+from io import BytesIO
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,11 +36,17 @@ except ImportError:
 
     IN_COMFYUI = False
 
+ADVANCED = {"advanced": True} if "advanced" in inspect.signature(io.Int.Input.__init__).parameters or not IN_COMFYUI else {}
+"""Keyword arguments that mark an input as advanced (the frontend folds it away) where the node API knows the flag;
+nothing on older ComfyUI versions, whose inputs would refuse it."""
+
 NODE_PREFIX = "LTX2Chain_"
 """Every node id starts with this; ids are permanent (saved workflows store them)."""
 CATEGORY = "LTX-2 Chain"
 PROGRESS_EVENT = "ltx2chain.progress"
-"""Websocket event carrying chain progress; payload: ChainEvent.to_dict() + node, prompt_id, render_speed, eta_seconds."""
+"""Websocket event carrying chain progress; payload: ChainEvent.to_dict() + node, prompt_id, render_speed, eta_seconds,
+and on chunk_done a ``preview``: the chunk's last frame as a JPEG data URL (at most PREVIEW_WIDTH wide)."""
+PREVIEW_WIDTH = 256
 
 
 def _comfy(module: str):
@@ -82,9 +91,24 @@ class ComfyHost:
     def emit(self, event: ChainEvent) -> None:
         payload = self.progress(event)
         payload.update(node=self.node_id, prompt_id=self.prompt_id)
+        if getattr(event, "last_frame", None) is not None:
+            payload["preview"] = preview_url(event.last_frame)
         self._advance_bar(event)
         server = _comfy("server").PromptServer.instance
         server.send_sync(PROGRESS_EVENT, payload, server.client_id)
+
+
+def preview_url(frame: torch.Tensor) -> str:
+    """A frame [H, W, 3] in 0..1 as a small JPEG data URL (at most PREVIEW_WIDTH wide) for the progress panel."""
+    from PIL import Image
+
+    h, w = frame.shape[:2]
+    scale = min(1.0, PREVIEW_WIDTH / w)
+    pixels = frame.float().mul(255).round().clamp(0, 255).to(torch.uint8).numpy()
+    picture = Image.fromarray(pixels).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
+    out = BytesIO()
+    picture.save(out, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def executing_prompt_id() -> str | None:

@@ -7,6 +7,8 @@ pack's own node definitions. Only the Python standard library: an HTTP server wi
 - ``/extensions``: the pack's web files, served under ``/extensions/ltx2-chain/``.
 - ``/ws``: the websocket; ``POST /prompt`` records the prompt and plays a stand-in chain run to every socket: the
   engine's own events through the engine's own ``ProgressTracker``, as ``nodes/host.py`` sends them.
+- ``/view?type=input``: a small PNG for each image the Load Image node lists (INPUT_IMAGES), the thumbnails of the
+  editor's anchor picker.
 - settings, users, userdata, system stats, queue, history, embeddings and the rest: empty answers.
 
 Run it by hand to look around: ``python tests/frontend_server.py [port]``.
@@ -24,6 +26,7 @@ import sys
 import threading
 import urllib.parse
 import uuid
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -32,8 +35,11 @@ PACK_KEY = "ltx2-chain"
 """The pack's folder name in custom_nodes: its web files are served under /extensions/<PACK_KEY>/."""
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
+INPUT_IMAGES = {"example.png": (200, 120, 60), "harbour.png": (40, 110, 190), "night.png": (30, 30, 70), "stills/dawn.png": (230, 180, 90)}
+"""The stand-in input folder: image name -> its colour."""
+
 CORE_NODES = {
-    "LoadImage": ({"image": [["example.png"], {"image_upload": True}]}, ["IMAGE", "MASK"], "image"),
+    "LoadImage": ({"image": [list(INPUT_IMAGES), {"image_upload": True}]}, ["IMAGE", "MASK"], "image"),
     "LoadAudio": ({"audio": [["song.mp3"], {"audio_upload": True}]}, ["AUDIO"], "audio"),
     "LoadVideo": ({"file": [["source.mp4"], {"video_upload": True}]}, ["VIDEO"], "image/video"),
     "GetVideoComponents": ({"video": ["VIDEO", {}]}, ["IMAGE", "AUDIO", "FLOAT"], "image/video"),
@@ -111,12 +117,26 @@ def object_info(node_classes) -> dict:
     return info
 
 
-PAUSE_AT = 16
-"""The stand-in run pauses after its 16th event (chunk 1, step 3 of 8) until ``POST /ltx2-test/finish``."""
+def png(rgb: tuple[int, int, int], width: int = 32, height: int = 24) -> bytes:
+    """A PNG of one colour with a lighter square in it."""
+    light = bytes(min(255, c + 90) for c in rgb)
+    rows = b"".join(b"\0" + b"".join(light if width // 4 <= x < width // 2 and height // 4 <= y < height * 3 // 4 else bytes(rgb) for x in range(width)) for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+PAUSE = {"event": "denoise_step", "chunk": 1, "step": 3}
+"""The stand-in run pauses after this event until ``POST /ltx2-test/finish``."""
+RESUMED = 1
+"""The stand-in run's first chunks are resumed (loaded from an earlier run, not rendered)."""
 
 
 def stand_in_run(node_id: str, prompt_id: str, preview: str) -> list[dict]:
-    """The progress payloads of a five-chunk chain run (as nodes/host.py sends them)."""
+    """The progress payloads of a five-chunk chain run (as nodes/host.py sends them), its first RESUMED chunks
+    loaded from an earlier run."""
     from ltx2.chain import events
     from ltx2.chain.progress import ProgressTracker
 
@@ -125,9 +145,10 @@ def stand_in_run(node_id: str, prompt_id: str, preview: str) -> list[dict]:
     keeps = [(0, 121), (121, 217), (217, 313), (313, 409), (409, 481)]
     run = [events.ChainStarted(5, 481, 24.0)]  # chunks, total frames, frame rate
     for chunk, keep in enumerate(keeps):
-        run.append(events.ChunkStarted(chunk=chunk, chunks=5, resumed=False, prompt=f"prompt {chunk}"))
-        run += [events.DenoiseStep(chunk=chunk, chunks=5, step=s, steps=8) for s in range(1, 9)]
-        run += [events.Stitching(chunk=chunk, keep=keep), events.ChunkFinished(chunk=chunk, chunks=5, resumed=False, frames_done=keep[1], total_frames=481, seconds=50.0)]
+        resumed = chunk < RESUMED
+        run.append(events.ChunkStarted(chunk=chunk, chunks=5, resumed=resumed, prompt=f"prompt {chunk}"))
+        run += [] if resumed else [events.DenoiseStep(chunk=chunk, chunks=5, step=s, steps=8) for s in range(1, 9)]
+        run += [events.Stitching(chunk=chunk, keep=keep), events.ChunkFinished(chunk=chunk, chunks=5, resumed=resumed, frames_done=keep[1], total_frames=481, seconds=50.0)]
     run.append(events.ChainFinished(chunks=5, total_frames=481, rendered_chunks=5, seconds=250.0))
     payloads = []
     for event in run:
@@ -189,8 +210,9 @@ class FrontendServer(ThreadingHTTPServer):
                 run = [("ltx2chain.progress", payload) for payload in stand_in_run(node_id, prompt_id, PREVIEW)]
                 video = {"images": [{"filename": "chain_00001_.mp4", "subfolder": "ltx2chain", "type": "output"}], "animated": [True]}
                 run.append(("executed", {"node": node_id, "display_node": node_id, "output": video, "prompt_id": prompt_id}))
-                self.play(run[:PAUSE_AT])
-                self.pending += run[PAUSE_AT:]
+                pause = 1 + next(i for i, (_, p) in enumerate(run) if all(p.get(k) == v for k, v in PAUSE.items()))
+                self.play(run[:pause])
+                self.pending += run[pause:]
         self.pending += [("executing", {"node": None, "prompt_id": prompt_id}), ("execution_success", {"prompt_id": prompt_id})]
         return {"prompt_id": prompt_id, "number": len(self.prompts), "node_errors": {}}
 
@@ -270,7 +292,13 @@ class Handler(BaseHTTPRequestHandler):
             })  # fmt: skip
         if route.startswith("/settings/"):
             return self._json(SETTINGS.get(urllib.parse.unquote(route.split("/", 2)[2])))
-        if route.startswith(("/userdata/", "/view")):
+        if route == "/view":
+            query = urllib.parse.parse_qs(url.query)
+            name = "/".join(filter(None, [query.get("subfolder", [""])[0], query.get("filename", [""])[0]]))
+            if query.get("type", ["output"])[0] == "input" and name in INPUT_IMAGES:
+                return self._send(200, png(INPUT_IMAGES[name]), "image/png")
+            return self._send(404, b"not found", "text/plain")
+        if route.startswith("/userdata/"):
             return self._send(404, b"not found", "text/plain")
         for prefix, value in EMPTY.items():
             if route == prefix or route.startswith(prefix + "/"):

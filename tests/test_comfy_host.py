@@ -83,3 +83,22 @@ def test_core_model_patcher_is_preferred_when_comfyui_has_it(inside_comfyui, com
     sys.modules["comfy.model_patcher"].CoreModelPatcher = Dynamic  # rebound at start-up by dynamic VRAM
     managed = inside_comfyui.host.ManagedModules({"vocoder": torch.nn.Linear(1, 1)}, torch.device("cpu"), torch.device("cpu"))
     assert type(managed.patchers["vocoder"]) is Dynamic
+
+
+def test_a_finished_chunk_carries_a_small_preview_of_its_last_frame(pack, comfy):
+    import base64
+    import io
+
+    from PIL import Image
+
+    engine = {m: importlib.import_module(f"{pack.__name__}.ltx2.{m}") for m in ("chain.plan", "chain.runner", "chain.schedule", "media.sink")}
+    host_module = sys.modules[pack.__name__ + ".nodes.host"]
+    plan = engine["chain.plan"].make_plan(total_frames=41, fps=24, clip_frames=25, tail_frames=9)
+    engine["chain.runner"].ChainRunner(OracleRenderer(steps=1), host_module.ComfyHost("7")).run(plan, engine["chain.schedule"].ChunkSchedule(), engine["media.sink"].MemorySink())
+    done = [d for e, d, sid in comfy.sent if d["event"] == "chunk_done"]
+    assert len(done) == 2
+    for payload in done:
+        head, data = payload["preview"].split(",", 1)
+        assert head == "data:image/jpeg;base64"
+        picture = Image.open(io.BytesIO(base64.b64decode(data)))
+        assert picture.format == "JPEG" and picture.width <= host_module.PREVIEW_WIDTH

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from frontend_server import FrontendServer, frontend_dir, frontend_version
+from frontend_server import INPUT_IMAGES, PAUSE, RESUMED, FrontendServer, frontend_dir, frontend_version
 from test_pack import node_classes
 from web_tools import CHROMIUM_FLAGS, ROOT, WEB_TESTS, chromium, node_modules, run_node
 
@@ -147,17 +147,83 @@ def test_a_keyboard_edit_reaches_the_workflow_and_the_api_prompt(frontend):
     assert saved.resolve(EDIT["chunk"], plan).handoff_strength != 0.123, "Escape cancels the handoff edit"
     assert edit["handoffShown"] != "0.123"
     queued = frontend["prompts"][-1]["prompt"][str(EDIT["node"])]["inputs"]["schedule"]
-    assert queued == edit["widget"], "the queued prompt carries the edit"
+    assert queued == frontend["features"]["removed"] == frontend["features"]["prompt"], "the queued prompt carries the edits"
+
+
+PLAN_60S = make_plan(fps=24, clip_frames=121, tail_frames=25, seconds=60)
+
+
+def test_the_ruler_shows_seconds_above_the_chunks(frontend):
+    ruler = frontend["features"]["ruler"]
+    texts = [label["text"] for label in ruler["labels"]]
+    assert texts == ["0:00", "0:10", "0:20", "0:30", "0:40", "0:50", "1:00"], texts  # a minute on about 530 px
+    assert ruler["ticks"] > len(texts), "unlabelled ticks between the labels"
+    for label in ruler["labels"]:
+        assert -SLACK <= label["left"] and label["right"] <= ruler["width"] + SLACK, label
+        assert label["bottom"] <= 20, "the labels sit in the ruler, above the chunk bars"
+    for a, b in zip(ruler["labels"], ruler["labels"][1:]):
+        assert a["right"] < b["left"], "labels do not overlap"
+
+
+def test_a_keyframe_dragged_along_the_ruler(frontend):
+    features = frontend["features"]
+    moved = ChunkSchedule.parse(features["dragged"]).prompts[0]
+    assert moved.seconds == pytest.approx(20, abs=0.3), moved
+    assert features["dragLabel"] and features["dragLabel"].startswith("0:2"), "the time under the pointer shows on the ruler"
+
+
+def test_per_chunk_guidance_and_undo(frontend):
+    features = frontend["features"]
+    guidance = [ChunkSchedule.parse(features["guidance"]).resolve(c.index, PLAN_60S).guidance for c in PLAN_60S.chunks]
+    assert guidance == [4.5] * len(PLAN_60S.chunks), "a first scale sets every chunk (none stays on the default)"
+    before = ChunkSchedule.parse(features["beforeUndo"]).resolve(4, PLAN_60S).guidance
+    assert before == 9
+    assert features["undoKey"] == features["guidance"], "Ctrl+Z restores the schedule before the last edit"
+    assert features["undoButton"] == features["guidance"], "the Undo button restores the schedule before the last edit"
+
+
+def test_more_columns_denoise_per_chunk(frontend):
+    features = frontend["features"]
+    assert "denoise" not in features["columnsBefore"] and "guidance" in features["columnsBefore"], "defaults stay out of the table"
+    denoise = [ChunkSchedule.parse(features["denoise"]).resolve(c.index, PLAN_60S).denoise for c in PLAN_60S.chunks]
+    assert denoise == [1, 1, 0.6] + [1] * (len(PLAN_60S.chunks) - 3), "the edit changes chunk 2 only"
+    assert "denoise" in features["columnsAfter"] and "sound" not in features["columnsAfter"], "a set column stays shown"
+
+
+def test_anchors_from_the_input_folder_picker(frontend):
+    features = frontend["features"]
+    assert [i["name"] for i in features["picker"]["images"]] == list(INPUT_IMAGES)
+    assert all(i["loaded"] for i in features["picker"]["images"]), "thumbnails from /view?type=input"
+    anchors = ChunkSchedule.parse(features["anchor"]).anchors
+    assert [(a.chunk, a.position, a.image) for a in anchors] == [(3, "last", "harbour.png")]
+    two = ChunkSchedule.parse(features["twoAnchors"]).anchors
+    assert [(a.chunk, a.position, a.image) for a in two] == [(3, "last", "harbour.png"), (1, "first", "night.png")]
+    assert features["removed"] == features["anchor"], "the remove button takes the anchor out"
+    shown = features["anchorShown"]
+    assert len(shown["rows"]) == 1 and "harbour.png" in shown["rows"][0]["text"] and shown["rows"][0]["loaded"]
+    assert shown["onTimeline"] == shown["onRuler"] == 1
+    assert features["prompt"] == features["removed"], "the API prompt carries the edited schedule"
+
+
+def test_the_editor_after_its_tools_were_used_stays_inside_its_node(frontend):
+    measured = frontend["features"]["measured"]
+    outer = measured["node"]
+    for part in ("editor", "progress"):
+        box = measured[part]["box"]
+        assert box["left"] >= outer["left"] - SLACK and box["right"] <= outer["right"] + SLACK, (part, box, outer)
+        assert box["top"] >= outer["top"] - SLACK and box["bottom"] <= outer["bottom"] + SLACK, (part, box, outer)
+        assert measured[part]["stray"] == [], part
 
 
 def test_the_progress_panel_during_a_run(frontend):
     run = frontend["run"]
     text = run["progress"]["text"]
-    last = frontend["sent"][-1]
-    for line in ("Chunk 2 of 5", "Step 3 of 8", "Frames 121 of 481", "ETA "):
+    paused = next(p for p in frontend["sent"] if all(p.get(k) == v for k, v in PAUSE.items()))
+    resumed = ", ".join(str(k + 1) for k in range(RESUMED))
+    for line in ("Chunk 2 of 5", "Step 3 of 8", "Frames 121 of 481", "ETA ", f"Resumed (from the last run): chunk {resumed}", "chunk 1 of 5, last finished"):
         assert line in text, text
-    if last.get("render_speed") is not None:
-        assert f"Speed {last['render_speed']:.2f} frames/s" in text, text
+    if paused.get("render_speed") is not None:
+        assert f"Speed {paused['render_speed']:.2f} frames/s" in text, text
     assert run["progress"]["stray"] == []
     assert run["progress"]["scrollHeight"] <= run["progress"]["clientHeight"] + 1
     box, outer = run["progress"]["box"], run["node"]
@@ -165,7 +231,7 @@ def test_the_progress_panel_during_a_run(frontend):
 
 
 def test_screenshots_were_written(frontend):
-    for name in [*(p.stem for p in EXAMPLES), "new_nodes", "run", "run_done"]:
+    for name in [*(p.stem for p in EXAMPLES), "new_nodes", "editor_features", "anchor_picker", "run", "run_done"]:
         data = (frontend["shots"] / f"{name}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, name
 

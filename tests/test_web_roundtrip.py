@@ -40,8 +40,18 @@ CASES = [
             }
         ),
         {"total_frames": 600, "fps": 30},
-        [["setField", "seed_mode", "increment"], ["setChunkValue", "seed", 0, 42], ["removeAnchor", 0]],
+        [
+            ["setField", "seed_mode", "increment"],
+            ["setChunkValue", "seed", 0, 42],
+            ["removeAnchor", 0],
+            ["addAnchor", 2, "last", "c.png"],
+            ["addAnchor", 0, "first", "d.png"],
+            ["setGuidanceAt", 3, 6.5],
+            ["setChunkValue", "audio_strength", 1, 0.6],
+        ],
     ),
+    ("", {}, [["setGuidanceAt", 2, 4.0], ["setGuidanceAt", 3, 7.0], ["setChunkValue", "denoise", 4, 0.5], ["addAnchor", 1, "last", "e.png"]]),
+    (json.dumps({"guidance": [3, 4]}), {}, [["setGuidanceAt", 0, None]]),
     ("", {"seconds": 61.7, "fps": 29.97, "clip_frames": 161, "tail_frames": 33}, [["addPromptKeyframe", 777, "x", "frame"], ["addPromptKeyframe", 1200, "y", "seconds"], ["addLora", "l"], ["setLoraForm", 0, "keyframes"], ["setLoraScaleAt", 0, 8, 2.5]]),
 ]
 
@@ -94,3 +104,10 @@ def test_the_edits_did_something(edited):
     assert [p["prompt"] for p in params] == ["a", "a", "b", "c", "d"]
     assert [p["seed"] for p in edited[2]["params"]][5:9] == [13, 1234, 15, 16]  # only chunk 6 changes
     assert any(w.startswith("prompts[0]: 400 s is past the end") for w in edited[4]["warnings"])
+    anchors = json.loads(edited[4]["json"])["anchors"]
+    assert anchors == [{"chunk": 2, "image": "c.png", "position": "last", "strength": 0.5}, {"chunk": 0, "image": "d.png"}]
+    assert [p["guidance"] for p in edited[4]["params"]] == [3, 4.5, 4.5, 6.5, 4.5, 4.5]
+    assert [p["audio_strength"] for p in edited[4]["params"]] == [1, 0.6, 1, 1, 1, 1]
+    # a first scale on a default schedule sets every chunk; later ones their chunk
+    assert json.loads(edited[5]["json"]) == {"denoise": [1, 1, 1, 1, 0.5, 1], "guidance": [4, 4, 4, 7, 4], "anchors": [{"chunk": 1, "image": "e.png", "position": "last"}]}
+    assert json.loads(edited[6]["json"]) == {}

@@ -74,6 +74,24 @@ function refreshEditors(graph) {
   for (const node of graph?.nodes ?? []) node.ltx2Editor?.refresh();
 }
 
+/** The URL ComfyUI serves input-folder image `name` at ("sub/x.png" is x.png in subfolder sub). */
+function inputImageUrl(name) {
+  const cut = name.lastIndexOf("/");
+  const query = new URLSearchParams({ filename: name.slice(cut + 1), type: "input", subfolder: cut < 0 ? "" : name.slice(0, cut) });
+  return api.apiURL(`/view?${query}`);
+}
+
+/** The images in ComfyUI's input folder, as the Load Image node lists them (asked anew: uploads show up). */
+async function inputImages() {
+  const response = await api.fetchApi("/object_info/LoadImage");
+  if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+  const spec = (await response.json())?.LoadImage?.input?.required?.image;
+  // ComfyUI's two ways to write a combo: [[choices...], options] and ["COMBO", { options: [choices...] }]
+  const choices = Array.isArray(spec?.[0]) ? spec[0] : spec?.[1]?.options;
+  if (!Array.isArray(choices)) throw new Error("the Load Image node lists no images here");
+  return choices.filter((c) => typeof c === "string");
+}
+
 function attachEditor(node) {
   const store = widget(node, "schedule");
   if (!store || node.ltx2Editor) return;
@@ -94,7 +112,8 @@ function attachEditor(node) {
       return planNote(from === node ? "self" : from && `${from.title ?? from.type} (#${from.id})`);
     },
     linked: () => (node.inputs?.find((i) => i.name === "schedule_in")?.link != null ? LINKED_NOTICE : null),
-    imageUrl: (name) => api.apiURL(`/view?filename=${encodeURIComponent(name)}&type=input`),
+    imageUrl: inputImageUrl,
+    listImages: inputImages,
     onRender: () => fitSoon(node),
   });
   // the editor asks for its content's height (up to EDITOR_HEIGHT.max; past that it scrolls) and takes no more,

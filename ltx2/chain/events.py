@@ -9,7 +9,8 @@ websocket messages and the CLI prints them, so add keys rather than renaming the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,9 @@ class ChainEvent:
     name = "event"
 
     def to_dict(self) -> dict:
-        return {"event": self.name, **asdict(self)}
+        """The JSON payload: every field but those marked ``payload=False`` (a picture for a host to show)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("payload", True)}
+        return {"event": self.name, **copy.deepcopy(data)}
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class ChainStarted(ChainEvent):
     chunks: int
     total_frames: int
     frame_rate: float
-    """The video's frames per second (``fps`` in progress payloads is the rendering speed)."""
+    """The video's frames per second (``render_speed`` in progress payloads is the rendering speed)."""
     warnings: list[str] = field(default_factory=list)
 
 
@@ -68,6 +71,8 @@ class ChunkFinished(ChainEvent):
     total_frames: int
     seconds: float
     """Wall time this chunk took (render or load, decode, stitch)."""
+    last_frame: object = field(default=None, repr=False, compare=False, metadata={"payload": False})
+    """The chunk's last delivered frame [H, W, 3] (float 0..1), for a progress panel; not in the payload."""
 
 
 @dataclass(frozen=True)

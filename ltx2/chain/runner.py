@@ -136,9 +136,10 @@ class ChainRunner:
                     host.emit(Stitching(chunk.index, chunk.keep))
                     self._stitch(plan, chunk, media, sink)
                 handoff = record.handoff
+                last = media.frames[chunk.frames - chunk.end_trim - 1] if sink is not None else None
                 host.emit(
                     ChunkFinished(
-                        chunk.index, n, chunk.index not in rendered, chunk.keep[1], plan.total_frames, time.perf_counter() - t0
+                        chunk.index, n, chunk.index not in rendered, chunk.keep[1], plan.total_frames, time.perf_counter() - t0, last
                     )
                 )
             output = sink.commit() if sink is not None else latents

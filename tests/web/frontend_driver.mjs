@@ -1,12 +1,137 @@
 // Drives the real ComfyUI frontend (served by tests/frontend_server.py) in headless Chromium with
 // playwright-core: loads each example workflow, measures the pack's editor and progress panel on their nodes,
-// edits the schedule with the keyboard, queues a (stand-in) run and saves screenshots. Reads a JSON request on
+// edits the schedule with the keyboard and the mouse (ruler drag, guidance, undo, more columns, anchors from the
+// input-folder picker), queues a (stand-in) run and saves screenshots. Reads a JSON request on
 // stdin: { url, chromium, flags, shots, workflows: { name: workflow } }; prints the measurements as JSON.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const request = JSON.parse(readFileSync(0, "utf8"));
+
+/** Drives the editor of node `id` with the mouse and keyboard; returns the saved schedule after each step. */
+async function editorFeatures(page, id, settle) {
+  const out = {};
+  const saved = () => page.evaluate((n) => window.app.graph.getNodeById(n).widgets.find((w) => w.name === "schedule").value, id);
+  // the editor's top (its ruler and timeline) in view at 100 %, tagged for the locators below
+  await page.evaluate((n) => {
+    const node = window.app.graph.getNodeById(n);
+    node.ltx2Editor.element.dataset.testNode = String(n);
+    window.ltx2Frame([n], 1);
+  }, id);
+  await settle();
+  const editor = page.locator(`[data-test-node="${id}"]`);
+  // pans the canvas (the editor does not scroll the page) until `locator` is in view
+  const reveal = async (locator) => {
+    await locator.evaluate((el) => {
+      const canvas = window.app.canvas;
+      const r = el.getBoundingClientRect();
+      if (r.top >= 120 && r.bottom <= innerHeight - 40) return;
+      canvas.ds.offset[1] += (300 - r.top) / canvas.ds.scale;
+      canvas.setDirty(true, true);
+    });
+    await settle();
+    return locator;
+  };
+
+  // the ruler: its labels, inside the timeline
+  out.ruler = await (await reveal(editor.locator(".ltx2-timeline"))).evaluate((timeline) => {
+    const box = timeline.getBoundingClientRect();
+    const labels = [...timeline.querySelectorAll(".ltx2-tick-label")].map((el) => {
+      const r = el.getBoundingClientRect();
+      return { text: el.textContent, left: r.left - box.left, right: r.right - box.left, top: r.top - box.top, bottom: r.bottom - box.top };
+    });
+    return { width: box.width, height: box.height, labels, ticks: timeline.querySelectorAll(".ltx2-tick").length };
+  });
+
+  // drag the first prompt keyframe (at 15 s) to 20 s on the ruler
+  const key = editor.locator(".ltx2-key").first();
+  const from = await key.boundingBox();
+  const timeline = await editor.locator(".ltx2-timeline").boundingBox();
+  const span = await page.evaluate((n) => {
+    const plan = window.app.graph.getNodeById(n).ltx2Editor.state().plan;
+    return { frames: Math.max(plan.total_frames, plan.chunks.at(-1).end), fps: Number(plan.fps.n) / Number(plan.fps.d) };
+  }, id);
+  const x = timeline.x + ((20 * span.fps) / span.frames) * timeline.width;
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(x, from.y + from.height / 2, { steps: 6 });
+  out.dragLabel = await editor.locator(".ltx2-drag-time").textContent().catch(() => null);
+  await page.mouse.up();
+  await settle();
+  out.dragged = await saved();
+
+  // per-chunk guidance: chunk 1 at 4.5 (Enter commits)
+  const cell = (chunk, column) => editor.locator(`tr[data-chunk="${chunk}"] td.ltx2-${column} input`);
+  await (await reveal(cell(1, "guidance"))).fill("4.5");
+  await cell(1, "guidance").press("Enter");
+  await settle();
+  out.guidance = await saved();
+  // another edit, undone with Ctrl+Z (the focus stays in the editor after Enter)
+  await (await reveal(cell(4, "guidance"))).fill("9");
+  await cell(4, "guidance").press("Enter");
+  await settle();
+  out.beforeUndo = await saved();
+  await page.keyboard.press("Control+z");
+  await settle();
+  out.undoKey = await saved();
+  // and one undone with the button
+  await (await reveal(cell(3, "handoff"))).fill("0.5");
+  await cell(3, "handoff").press("Enter");
+  await settle();
+  await (await reveal(editor.locator("input.ltx2-undo"))).click();
+  await settle();
+  out.undoButton = await saved();
+
+  // the "more columns" section: chunk 2's denoise; the column stays once it is set
+  out.columnsBefore = await editor.locator(".ltx2-table th").allTextContents();
+  await (await reveal(editor.locator("button.ltx2-more"))).click();
+  await (await reveal(cell(2, "denoise"))).fill("0.6");
+  await cell(2, "denoise").press("Enter");
+  await settle();
+  out.denoise = await saved();
+  await (await reveal(editor.locator("button.ltx2-more"))).click();
+  out.columnsAfter = await editor.locator(".ltx2-table th").allTextContents();
+
+  // anchors from the picker: harbour.png on chunk 3's last frame (chunk chosen on the timeline), night.png on
+  // chunk 1's first frame, then night.png removed
+  const pick = async (chunk, position, image, shot) => {
+    await (await reveal(editor.locator(`.ltx2-chunk[data-index="${chunk}"]`))).click();
+    await (await reveal(editor.locator(".ltx2-anchors select").nth(1))).selectOption(position);
+    await (await reveal(editor.locator("button.ltx2-pick-image"))).click();
+    const button = editor.locator(`.ltx2-picker button[data-image="${image}"]`);
+    await button.locator("img").evaluate((img) => img.decode());
+    if (shot) {
+      out.picker = await editor.locator(".ltx2-picker").evaluate((el) => ({
+        images: [...el.querySelectorAll("button")].map((b) => ({ name: b.dataset.image, loaded: b.querySelector("img").naturalWidth > 0 })),
+      }));
+      await reveal(button);
+      await page.screenshot({ path: join(request.shots, "anchor_picker.png") });
+    }
+    await (await reveal(button)).click();
+    await settle();
+  };
+  await pick(3, "last", "harbour.png", true);
+  out.anchor = await saved();
+  await pick(1, "first", "night.png", false);
+  out.twoAnchors = await saved();
+  await (await reveal(editor.locator('.ltx2-anchor-row[data-anchor="1"] button.ltx2-remove-anchor'))).click();
+  await settle();
+  out.removed = await saved();
+  out.anchorShown = await editor.evaluate((el) => ({
+    rows: [...el.querySelectorAll(".ltx2-anchor-row")].map((row) => ({ text: row.innerText, loaded: (row.querySelector("img")?.naturalWidth ?? 0) > 0 })),
+    onTimeline: el.querySelectorAll(".ltx2-timeline .ltx2-anchor").length,
+    onRuler: el.querySelectorAll(".ltx2-ruler-anchor").length,
+  }));
+  const { output } = await page.evaluate(() => window.app.graphToPrompt());
+  out.prompt = output[String(id)]?.inputs.schedule ?? null;
+  // the whole editor in view again: nothing of it outside the node
+  await editor.locator(".ltx2-timeline").scrollIntoViewIfNeeded();
+  await page.evaluate((n) => window.ltx2Frame([n], 0.75), id);
+  await settle();
+  out.measured = (await page.evaluate(() => window.ltx2Measure()))[id];
+  return out;
+}
 const result = { errors: [], workflows: {} };
 const browser = await chromium.launch({ executablePath: request.chromium, args: request.flags });
 try {
@@ -128,6 +253,11 @@ try {
     return { widget: saved, prompt: output[String(id)]?.inputs.schedule ?? null, handoffShown: handoff?.value ?? null };
   }, edit.node);
 
+  // the editor's tools on the same node, each checked in the saved schedule: a keyframe dragged along the ruler,
+  // per-chunk guidance, undo (Ctrl+Z and the button), anchors added from the input-folder picker and removed
+  result.features = await editorFeatures(page, edit.node, settle);
+  await page.screenshot({ path: join(request.shots, "editor_features.png") });
+
   // a run: the server plays the stand-in chain's progress events through the websocket
   await page.evaluate((id) => { window.ltx2Frame([id], 0.75); return window.app.queuePrompt(0); }, edit.node);
   await page.waitForFunction((id) => /Step 3 of 8/.test(window.app.graph.getNodeById(id)?.ltx2Progress?.element.innerText ?? ""), edit.node, { timeout: 15_000 });
@@ -150,6 +280,7 @@ try {
   await page.screenshot({ path: join(request.shots, "run_done.png") });
 } catch (e) {
   result.errors.push(`driver: ${e.stack ?? e}`);
+  await browser.contexts()[0]?.pages()[0]?.screenshot({ path: join(request.shots, "failure.png") }).catch(() => {});
 } finally {
   await browser.close();
 }

@@ -8,7 +8,7 @@ import * as edit from "../../web/model/edit.js";
 import { planFromWidgets, planToDict } from "../../web/model/plan.js";
 import { parseSchedule, resolveAll, scheduleToJSON, scheduleWarnings } from "../../web/model/schedule.js";
 
-const PLAN_EDITS = new Set(["addPromptKeyframe", "movePromptKeyframe", "setPromptKeyframePlace", "setLoraScaleAt", "setLoraForm"]);
+const PLAN_EDITS = new Set(["addPromptKeyframe", "movePromptKeyframe", "setPromptKeyframePlace", "setLoraScaleAt", "setLoraForm", "addAnchor"]);
 
 function runCase({ schedule, plan: inputs, edits = [] }) {
   const plan = planFromWidgets(inputs);

@@ -55,3 +55,19 @@ test("frame_rate is the video's frame rate, never the speed", () => {
 test("durations", () => {
   assert.deepEqual([formatDuration(null), formatDuration(42.4), formatDuration(187), formatDuration(3723)], ["–", "42 s", "3:07", "1:02:03"]);
 });
+
+test("resumed chunks are marked, each chunk's state is kept for the strip", () => {
+  const s = run([
+    { ...meta, event: "chain_start", chunks: 4, total_frames: 400, frame_rate: 24 },
+    { ...meta, event: "chunk_start", chunk: 0, chunks: 4, resumed: true, prompt: "a" },
+    { ...meta, event: "chunk_done", chunk: 0, chunks: 4, resumed: true, frames_done: 121, total_frames: 400, seconds: 1 },
+    { ...meta, event: "chunk_start", chunk: 1, chunks: 4, resumed: true, prompt: "a" },
+    { ...meta, event: "chunk_done", chunk: 1, chunks: 4, resumed: true, frames_done: 217, total_frames: 400, seconds: 1 },
+    { ...meta, event: "chunk_start", chunk: 2, chunks: 4, resumed: false, prompt: "a" },
+    { ...meta, event: "denoise_step", chunk: 2, chunks: 4, step: 1, steps: 8, eta_seconds: 60 },
+  ]);
+  assert.deepEqual(s.chunkStates, ["resumed", "resumed", "running", "pending"]);
+  assert.deepEqual(progressLines(s).slice(0, 3), ["Chunk 3 of 4", "Resumed (from the last run): chunks 1, 2", "Step 1 of 8"]);
+  const done = run([{ ...meta, event: "chain_start", chunks: 1, total_frames: 97, frame_rate: 24 }, { ...meta, event: "chunk_start", chunk: 0, chunks: 1, resumed: false }, { ...meta, event: "chunk_done", chunk: 0, chunks: 1, resumed: false, frames_done: 97, total_frames: 97 }]);
+  assert.deepEqual(done.chunkStates, ["done"]);
+});

@@ -38,6 +38,12 @@ test("every edit writes sparse JSON the JSON Schema accepts, and reading it back
       (x) => (x.loras.length ? x : edit.addLora(x, "new")),
       (x) => edit.setLoraScaleAt(x, PLAN, 0, 2, -1.5),
       (x) => edit.setLoraForm(x, PLAN, 0, x.loras[0].keyframes ? "list" : "keyframes"),
+      (x) => edit.setGuidanceAt(x, 2, 6),
+      (x) => edit.setGuidanceAt(x, 4, 2.5),
+      (x) => edit.setChunkValue(x, "audio_strength", 3, 0.25),
+      (x) => edit.setChunkValue(x, "denoise", 0, 0.8),
+      (x) => edit.addAnchor(x, PLAN, 2, "last", "picked.png"),
+      (x) => edit.addAnchor(x, PLAN, 2, "last", "picked again.png"),
     ];
     for (const step of steps) {
       s = step(s);
@@ -127,4 +133,21 @@ test("time points need a plan", () => {
   const s = parseSchedule({ prompts: [{ seconds: 2, text: "b" }] });
   assert.throws(() => resolveChunk(s, 1), /prompts\[0\].*needs the chain's plan/);
   assert.equal(scheduleToObject(s).prompts[0].seconds, 2);
+});
+
+test("anchors added from the picker: one per chunk and position; guidance per chunk or the default", () => {
+  let s = parseSchedule({ anchors: [{ seconds: 9, image: "b.png", position: "last", strength: 0.5 }] }); // 9 s = chunk 2's boundary
+  s = edit.addAnchor(s, PLAN, 2, "last", "c.png");
+  assert.deepEqual(s.anchors, [{ seconds: 9, image: "c.png", position: "last", strength: 0.5 }], "the anchor already there gets the image");
+  s = edit.addAnchor(s, PLAN, 2, "first", "d.png");
+  assert.deepEqual(resolveChunk(s, 2, PLAN).anchors.map((a) => a.image), ["d.png", "c.png"]);
+  assert.throws(() => edit.addAnchor(s, PLAN, 1, "middle", "e.png"), RangeError);
+  s = edit.removeAnchor(s, 0);
+  assert.deepEqual(s.anchors.map((a) => a.image), ["d.png"]);
+
+  let g = edit.setGuidanceAt(defaultSchedule(), 3, 5);
+  assert.equal(g.guidance, 5, "a first scale sets every chunk");
+  g = edit.setGuidanceAt(g, 1, 3);
+  assert.deepEqual(resolveAll(g, PLAN).map((c) => c.guidance), [5, 3, 5, 5, 5]);
+  assert.equal(edit.setGuidanceAt(g, 2, null).guidance, null, "clearing a cell puts every chunk back on the default");
 });

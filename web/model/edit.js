@@ -92,9 +92,9 @@ function compactList(list, follows = (prev) => prev) {
   return list.length === 1 ? list[0] : list;
 }
 
-const PER_CHUNK = ["seed", "handoff_strength", "tail_noise", "denoise"];
+const PER_CHUNK = ["seed", "handoff_strength", "tail_noise", "denoise", "audio_strength"];
 
-/** Sets chunk `index`'s seed, handoff_strength, tail_noise or denoise. */
+/** Sets chunk `index`'s seed, handoff_strength, tail_noise, denoise or audio_strength. */
 export function setChunkValue(s, field, index, value) {
   if (!PER_CHUNK.includes(field)) throw new RangeError(`${field} is not edited per chunk here`);
   const out = copy(s);
@@ -104,6 +104,18 @@ export function setChunkValue(s, field, index, value) {
   } else {
     out[field] = setListEntry(s[field], index, value, (j) => pick(s[field], j));
   }
+  return out;
+}
+
+/**
+ * Sets chunk `index`'s guidance scale. Guidance is the model's default (null) for every chunk or a scale
+ * for every chunk: a first scale set on a default schedule applies to every chunk (a list holds no "default"
+ * entries), later ones to their chunk; `scale` null puts every chunk back on the model's default.
+ */
+export function setGuidanceAt(s, index, scale) {
+  const out = copy(s);
+  if (scale === null || s.guidance === null) out.guidance = scale;
+  else out.guidance = setListEntry(s.guidance, index, scale, (j) => pick(s.guidance, j));
   return out;
 }
 
@@ -162,6 +174,20 @@ export function setLoraForm(s, plan, k, form) {
 }
 
 // --- anchors -------------------------------------------------------------------------------------------
+
+/**
+ * Pins `image` to the `position` ("first" or "last") frame of chunk `chunk`. An anchor already there (the
+ * same chunk and position, however it is placed) gets the new image instead, keeping its strength.
+ */
+export function addAnchor(s, plan, chunk, position, image) {
+  if (!image) throw new RangeError("an anchor needs an image");
+  if (!["first", "last"].includes(position)) throw new RangeError(`unknown anchor position ${position}`);
+  const out = copy(s);
+  const same = out.anchors.findLastIndex((a) => a.position === position && pointChunk(a, plan) === chunk);
+  if (same >= 0) out.anchors[same].image = image;
+  else out.anchors.push({ chunk, image, position, strength: 1 });
+  return out;
+}
 
 export function removeAnchor(s, k) {
   const out = copy(s);

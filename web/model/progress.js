@@ -6,8 +6,15 @@
 export const PROGRESS_EVENT = "ltx2chain.progress";
 
 export function idleProgress() {
-  return { status: "idle", promptId: null, chunk: null, chunks: null, step: null, steps: null, framesDone: 0, totalFrames: null, speed: null, eta: null, preview: null, previewChunk: null, message: null, resumed: false };
+  return { status: "idle", promptId: null, chunk: null, chunks: null, step: null, steps: null, framesDone: 0, totalFrames: null, speed: null, eta: null, preview: null, previewChunk: null, message: null, resumed: false, chunkStates: [] };
 }
+
+/** Chunk states: "pending", "running", "done" or "resumed" (loaded from an earlier run), one per chunk. */
+const withChunkState = (states, chunks, chunk, value) => {
+  const out = Array.from({ length: Math.max(chunks ?? 0, states.length, chunk + 1) }, (_, i) => states[i] ?? "pending");
+  out[chunk] = value;
+  return out;
+};
 
 /** The panel state after event `detail` (the previous state is not changed). */
 export function reduceProgress(state, detail) {
@@ -23,9 +30,12 @@ export function reduceProgress(state, detail) {
   if (detail.total_frames != null) s.totalFrames = detail.total_frames;
   switch (detail.event) {
     case "chain_start":
-      return { ...idleProgress(), status: "running", promptId: detail.prompt_id ?? null, chunks: detail.chunks, totalFrames: detail.total_frames, eta: detail.eta_seconds ?? null };
+      return {
+        ...idleProgress(), status: "running", promptId: detail.prompt_id ?? null, chunks: detail.chunks, totalFrames: detail.total_frames,
+        eta: detail.eta_seconds ?? null, chunkStates: Array(detail.chunks ?? 0).fill("pending"),
+      };
     case "chunk_start":
-      return { ...s, status: "running", chunk: detail.chunk, step: null, steps: null, resumed: !!detail.resumed };
+      return { ...s, status: "running", chunk: detail.chunk, step: null, steps: null, resumed: !!detail.resumed, chunkStates: withChunkState(s.chunkStates, s.chunks, detail.chunk, "running") };
     case "denoise_step":
       return { ...s, status: "running", chunk: detail.chunk, step: detail.step, steps: detail.steps };
     case "stitching":
@@ -36,6 +46,7 @@ export function reduceProgress(state, detail) {
         status: "running",
         chunk: detail.chunk,
         framesDone: detail.frames_done ?? s.framesDone,
+        chunkStates: withChunkState(s.chunkStates, s.chunks, detail.chunk, detail.resumed ? "resumed" : "done"),
         ...(detail.preview ? { preview: detail.preview, previewChunk: detail.chunk } : {}),
       };
     case "done":
@@ -66,6 +77,8 @@ export function progressLines(state) {
     const k = state.chunk === null ? 0 : state.chunk + 1;
     lines.push(`Chunk ${k} of ${state.chunks}${state.resumed ? " (resumed)" : ""}`);
   }
+  const resumed = state.chunkStates.flatMap((c, i) => (c === "resumed" ? [i + 1] : []));
+  if (resumed.length) lines.push(`Resumed (from the last run): chunk${resumed.length > 1 ? "s" : ""} ${resumed.join(", ")}`);
   if (state.steps) lines.push(`Step ${state.step} of ${state.steps}`);
   if (state.totalFrames) lines.push(`Frames ${state.framesDone} of ${state.totalFrames}`);
   lines.push(`Speed ${state.speed == null ? "–" : `${state.speed.toFixed(2)} frames/s`}`);

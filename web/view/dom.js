@@ -1,4 +1,4 @@
-// A tiny DOM builder shared by the editor and the progress panel. No ComfyUI imports.
+// A tiny DOM builder shared by the editor and the progress panel, and the editor's input helpers. No ComfyUI imports.
 
 /** Element `tag` with attributes/properties `props` (on* keys are listeners, style a string) and children. */
 export function h(doc, tag, props = {}, ...children) {
@@ -25,4 +25,39 @@ export function ensureStyle(doc, id, css) {
   style.id = id;
   style.textContent = css;
   doc.head.append(style);
+}
+
+/**
+ * `el` (an input, textarea or select) commits its value with `commit(value)` on change and, with `enter`, on
+ * Enter; Escape puts the saved value back. The saved value is kept as the element's defaultValue, so a
+ * keyboard handler can tell an edit in progress (value !== defaultValue) from a committed one.
+ */
+export function committing(el, commit, { enter = true } = {}) {
+  const saved = el.value;
+  el.defaultValue = saved;
+  let done = false;
+  const finish = () => {
+    if (done || el.value === saved) return;
+    done = true;
+    commit(el.value);
+  };
+  el.addEventListener("change", finish);
+  el.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && enter && !e.shiftKey) {
+      e.preventDefault();
+      finish();
+    } else if (e.key === "Escape") {
+      e.preventDefault();
+      el.value = saved;
+      el.blur();
+    }
+  });
+  return el;
+}
+
+/** A <select> of `values` showing `value`; `onchange(value)` when the user picks another. */
+export function select(doc, values, value, onchange, labels = values) {
+  const el = h(doc, "select", { onchange: (e) => onchange(e.target.value) }, values.map((v, i) => h(doc, "option", { value: v }, String(labels[i]))));
+  el.value = value;
+  return el;
 }

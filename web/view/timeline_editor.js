@@ -1,65 +1,62 @@
-// The chunk timeline editor: draws the plan's chunks with their overlaps, the prompt keyframes (drag them;
-// chunk keyframes snap to the nearest chunk boundary, time keyframes keep their time), anchors where they
-// sit, and a per-chunk table of prompts, seeds and LoRA scales. It reads and writes the schedule JSON
-// through the callbacks it is given, so it runs the same on a ComfyUI node and in a test page.
+// The chunk timeline editor: a seconds ruler over the plan's chunks and their overlaps, the prompt keyframes
+// (drag them along the ruler), anchors with thumbnails (add them from ComfyUI's input folder, remove them),
+// and a per-chunk table of prompts, seeds, guidance and LoRA scales. Every edit can be undone (the Undo
+// button, Ctrl+Z in the editor). It reads and writes the schedule JSON through the callbacks it is given, so
+// it runs the same on a ComfyUI node and in a test page.
 
 import { fpsValue, planFromWidgets, secondsAt } from "../model/plan.js";
-import {
-  defaultSchedule, parseSchedule, pick, pointChunk, pointFrame, resolveAll, scheduleToJSON,
-  scheduleToObject, scheduleWarnings, validateSchedule,
-} from "../model/schedule.js";
+import { defaultSchedule, parseSchedule, pointFrame, resolveAll, scheduleToJSON, scheduleToObject, scheduleWarnings, validateSchedule } from "../model/schedule.js";
 import * as edit from "../model/edit.js";
-import { ensureStyle, h } from "./dom.js";
+import { ANCHOR_CSS, closedPicker, drawAnchors } from "./anchor_picker.js";
+import { drawChunkTable, TABLE_CSS } from "./chunk_table.js";
+import { committing, ensureStyle, h, select } from "./dom.js";
+import { drawRuler, drawTimeline, frameAt, TIMELINE_CSS } from "./timeline_strip.js";
 
 const CSS = `
 .ltx2-editor{font:11px/1.35 sans-serif;color:var(--input-text,#ddd);display:flex;flex-direction:column;gap:6px;padding:4px;box-sizing:border-box;overflow:hidden auto;height:100%;position:relative}
+.ltx2-editor:focus{outline:none}
 .ltx2-editor > *{flex:none}
 .ltx2-editor textarea,.ltx2-editor input,.ltx2-editor select{font:11px sans-serif;background:var(--comfy-input-bg,#222);color:inherit;border:1px solid #555;border-radius:3px;box-sizing:border-box}
 .ltx2-editor textarea{width:100%;resize:vertical;min-height:30px}
 .ltx2-editor button{font:11px sans-serif;background:#333;color:inherit;border:1px solid #666;border-radius:3px;cursor:pointer;padding:1px 6px}
-.ltx2-summary{opacity:.85}
+.ltx2-editor .ltx2-undo{font:11px sans-serif;background:#333;color:inherit;border:1px solid #666;border-radius:3px;cursor:pointer;padding:1px 6px;flex:none}
+.ltx2-editor .ltx2-undo:focus{outline:none;border-color:#999}
+.ltx2-editor .ltx2-undo.ltx2-off{opacity:.45;cursor:default}
+.ltx2-head{display:flex;gap:6px;align-items:flex-start}
+.ltx2-summary{opacity:.85;flex:1;min-width:0}
 .ltx2-linked{color:#fc6;border:1px solid #a83;border-radius:3px;padding:3px}
 .ltx2-error{color:#f77;white-space:pre-wrap}
 .ltx2-warning{color:#fc6}
-.ltx2-timeline{position:relative;height:96px;overflow:hidden;background:#1b1b1b;border:1px solid #444;border-radius:3px;user-select:none;touch-action:none}
-.ltx2-chunk{position:absolute;height:16px;background:#3f6fa8;border:1px solid #8ab4e8;box-sizing:border-box;border-radius:2px;overflow:hidden;cursor:pointer;color:#fff;font-size:10px;padding-left:2px}
-.ltx2-chunk.ltx2-selected{background:#5d8fd0;border-color:#fff}
-.ltx2-overlap{position:absolute;top:0;bottom:0;background:repeating-linear-gradient(45deg,rgba(255,255,255,.35) 0 3px,transparent 3px 6px)}
-.ltx2-cut{position:absolute;top:0;bottom:0;right:0;background:rgba(0,0,0,.55)}
-.ltx2-boundary{position:absolute;top:0;bottom:0;width:0;border-left:1px dashed #666}
-.ltx2-end{position:absolute;top:0;bottom:0;width:0;border-left:2px solid #c44}
-.ltx2-key{position:absolute;top:44px;width:10px;height:14px;margin-left:-5px;background:#e8b04a;border-radius:2px 2px 5px 5px;cursor:ew-resize}
-.ltx2-key.ltx2-time{background:#6fd08c}
-.ltx2-snap{position:absolute;top:40px;height:22px;width:0;border-left:2px solid #e8b04a;opacity:.6}
-.ltx2-anchor{position:absolute;top:66px;width:24px;height:24px;margin-left:-12px;border:1px solid #ccc;background:#555 center/cover no-repeat;box-sizing:border-box}
-.ltx2-lane-label{position:absolute;left:2px;font-size:9px;opacity:.5;pointer-events:none}
 .ltx2-row{display:flex;gap:4px;align-items:center}
 .ltx2-row > input[type=text]{flex:1;min-width:0}
-.ltx2-table{border-collapse:collapse;width:100%;table-layout:fixed}
-.ltx2-table td,.ltx2-table th{border:1px solid #444;padding:1px 3px;text-align:left;vertical-align:top}
-.ltx2-table tr.ltx2-selected td{background:#2a3b52}
-.ltx2-table input{width:100%;min-width:0}
-.ltx2-prompt-cell{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .ltx2-section{font-weight:bold;opacity:.8;margin-top:2px}
-`;
+${TIMELINE_CSS}${TABLE_CSS}${ANCHOR_CSS}`;
 
 const PLACES = ["chunk", "seconds", "frame"];
 
 const PAD = 4; // px of padding around the editor's sections (.ltx2-editor)
+const UNDO_LIMIT = 100; // edits kept for undo
+const RULER_WIDTH = 600; // px: the ruler's width before the editor is laid out
 
 /**
  * options: { document, readSchedule(): string, writeSchedule(text), planInputs(): {total_frames, seconds,
  * fps, clip_frames, tail_frames}, planNote(): string | null (where the plan comes from), linked(): string |
  * null (a notice: the schedule edited here is not used; the editor is then read-only), imageUrl(name): string
- * | null, onRender() (after each redraw) }.
- * Returns { element, load(), refresh(), destroy(), state(), contentHeight() }.
+ * | null, listImages(): Promise<string[]> (the input folder's images, for anchors), onRender() (after each
+ * redraw) }.
+ * Returns { element, load(), refresh(), destroy(), state(), contentHeight(), undo() }.
  */
 export function createTimelineEditor(options) {
   const doc = options.document ?? globalThis.document;
   ensureStyle(doc, "ltx2chain-editor-style", CSS);
-  const root = h(doc, "div", { className: "ltx2-editor" });
-  // keep the canvas from treating clicks, drags and wheel turns inside the editor as its own
+  // focusable (tabindex -1): a click on the editor or an edited cell redrawn away leaves the focus on the Undo
+  // button (an input: see header()), so Ctrl+Z reaches the editor
+  const root = h(doc, "div", { className: "ltx2-editor", tabIndex: -1 });
+  const keepFocus = () => root.querySelector(".ltx2-undo")?.focus({ preventScroll: true });
+  root.addEventListener("focus", keepFocus);
+  // keep the canvas from treating clicks, drags, wheel turns and keys inside the editor as its own
   for (const type of ["pointerdown", "wheel", "keydown"]) root.addEventListener(type, (e) => e.stopPropagation());
+  root.addEventListener("keydown", onKey);
 
   let schedule = defaultSchedule();
   let loadError = null; // the stored JSON is not a valid schedule: show why, edit nothing
@@ -67,8 +64,11 @@ export function createTimelineEditor(options) {
   let plan = null;
   let planError = null;
   let selected = 0;
-  let drag = null;
+  let dragging = null; // { k, frame } while a prompt keyframe is dragged
   let linked = null; // the notice shown while the node's schedule is not the one used
+  let history = []; // the schedules before each edit, for undo
+  let more = false; // the table shows every per-chunk column
+  const picker = closedPicker();
 
   function computePlan() {
     try {
@@ -80,7 +80,7 @@ export function createTimelineEditor(options) {
     }
   }
 
-  /** Re-reads the schedule JSON (workflow load) and redraws. */
+  /** Re-reads the schedule JSON (workflow load) and redraws; what was there before cannot be undone to. */
   function load() {
     try {
       schedule = parseSchedule(options.readSchedule?.() ?? "");
@@ -89,6 +89,7 @@ export function createTimelineEditor(options) {
       loadError = e.message;
     }
     notice = null;
+    history = [];
     refresh();
   }
 
@@ -99,6 +100,14 @@ export function createTimelineEditor(options) {
     render();
   }
 
+  function save(next) {
+    schedule = next;
+    loadError = null;
+    notice = null;
+    options.writeSchedule?.(scheduleToJSON(schedule));
+    render();
+  }
+
   function commit(next) {
     const problems = validateSchedule(scheduleToObject(next));
     if (problems.length) {
@@ -106,11 +115,18 @@ export function createTimelineEditor(options) {
       render();
       return;
     }
-    schedule = next;
-    loadError = null;
-    notice = null;
-    options.writeSchedule?.(scheduleToJSON(schedule));
-    render();
+    if (!loadError && scheduleToJSON(next) === scheduleToJSON(schedule)) return render();
+    if (!loadError) history = [...history.slice(1 - UNDO_LIMIT), schedule];
+    save(next);
+  }
+
+  /** Puts back the schedule from before the last edit; false when there is none. */
+  function undo() {
+    if (!history.length || linked) return false;
+    const previous = history[history.length - 1];
+    history = history.slice(0, -1);
+    save(previous);
+    return true;
   }
 
   const tryEdit = (fn) => {
@@ -122,16 +138,40 @@ export function createTimelineEditor(options) {
     }
   };
 
+  function onKey(e) {
+    const t = e.target;
+    // Escape left the cell (its edit cancelled): the focus stays in the editor for its Ctrl+Z
+    if (e.key === "Escape" && !root.contains(doc.activeElement)) return root.focus({ preventScroll: true });
+    if (!(e.ctrlKey || e.metaKey) || e.shiftKey || e.altKey || e.key.toLowerCase() !== "z") return;
+    // inside a cell being typed in, Ctrl+Z is the cell's own undo; a committed cell's is the editor's
+    if ((t.tagName === "INPUT" || t.tagName === "TEXTAREA") && t.value !== t.defaultValue) return;
+    e.preventDefault();
+    undo();
+  }
+
+  /** Selects chunk `index`: marks it on the timeline and in the table without redrawing (a focused cell stays). */
+  function selectChunk(index) {
+    selected = index;
+    for (const el of root.querySelectorAll(".ltx2-chunk[data-index], .ltx2-table tr[data-chunk]")) {
+      el.classList.toggle("ltx2-selected", Number(el.dataset.index ?? el.dataset.chunk) === index);
+    }
+    const choice = root.querySelector(".ltx2-anchor-chunk");
+    if (choice) choice.value = String(index);
+  }
+
   // --- drawing -------------------------------------------------------------------------------------
 
   function render() {
+    const focused = root.contains(doc.activeElement);
     draw();
+    // the focused cell was redrawn away: keep the focus in the editor, so its keys (Ctrl+Z) still reach it
+    if (focused && !root.contains(doc.activeElement)) root.focus({ preventScroll: true });
     options.onRender?.();
   }
 
   function draw() {
     root.replaceChildren();
-    root.append(summary());
+    root.append(header());
     if (linked) {
       root.append(h(doc, "div", { className: "ltx2-linked" }, linked));
       if (plan) root.append(timeline());
@@ -151,7 +191,22 @@ export function createTimelineEditor(options) {
       root.append(h(doc, "div", { className: "ltx2-error" }, e.message));
       return;
     }
-    root.append(...[timeline(), globals(), promptKeys(), loraSection(), chunkTable(resolved), anchorList(), warnings()].filter(Boolean));
+    const table = drawChunkTable({ doc, plan, schedule, resolved, selected, more, select: selectChunk, tryEdit, toggleMore: () => { more = !more; render(); } });
+    const anchors = drawAnchors({ doc, plan, schedule, selected: () => selected, picker, imageUrl: options.imageUrl, listImages, select: selectChunk, tryEdit, render });
+    root.append(...[timeline(), globals(), promptKeys(), loraSection(), ...table, anchors, warnings()].filter(Boolean));
+  }
+
+  const listImages = () => (options.listImages ? options.listImages() : Promise.reject(new Error("no image list here")));
+
+  function header() {
+    if (linked || loadError) return h(doc, "div", { className: "ltx2-head" }, summary());
+    // an <input type=button>: while it holds the focus, ComfyUI leaves Ctrl+Z to the editor (it undoes the
+    // whole graph when the focus is on anything but an input)
+    const undoButton = h(doc, "input", {
+      type: "button", className: `ltx2-undo${history.length ? "" : " ltx2-off"}`, value: `↶ Undo${history.length ? ` (${history.length})` : ""}`,
+      title: history.length ? "Undo the last edit (Ctrl+Z in the editor)" : "Nothing to undo", onclick: () => undo(),
+    });
+    return h(doc, "div", { className: "ltx2-head" }, summary(), undoButton);
   }
 
   function summary() {
@@ -165,115 +220,42 @@ export function createTimelineEditor(options) {
         (note ? ` (${note})` : ""));
   }
 
-  const span = () => Math.max(plan.total_frames, plan.chunks[plan.chunks.length - 1].end);
-  const pct = (frame) => `${(100 * frame) / span()}%`;
+  /** The timeline box's width in px (the editor's width less its padding and the box's border). */
+  const timelineWidth = () => (root.clientWidth ? root.clientWidth - 2 * PAD - 2 : RULER_WIDTH);
 
   function timeline() {
-    const box = h(doc, "div", { className: "ltx2-timeline", title: "Double-click the prompt lane to add a prompt keyframe" });
-    box.append(h(doc, "div", { className: "ltx2-lane-label", style: "top:44px" }, "prompts"));
-    box.append(h(doc, "div", { className: "ltx2-lane-label", style: "top:72px" }, "anchors"));
-    for (const c of plan.chunks) {
-      box.append(h(doc, "div", { className: "ltx2-boundary", style: `left:${pct(c.keep[0])}` }));
-      const bar = h(doc, "div", {
-        className: `ltx2-chunk${c.index === selected ? " ltx2-selected" : ""}`,
-        style: `left:${pct(c.start)};width:${pct(c.frames)};top:${c.index % 2 ? 21 : 3}px`,
-        title: `chunk ${c.index}: frames ${c.start}-${c.end - 1} rendered, [${c.keep[0]}, ${c.keep[1]}) kept`,
-        dataset: { index: c.index, start: c.start, frames: c.frames },
-        onclick: () => { selected = c.index; render(); },
-      }, String(c.index));
-      if (c.keep[0] > c.start) bar.append(h(doc, "div", { className: "ltx2-overlap", style: `left:0;width:${(100 * (c.keep[0] - c.start)) / c.frames}%` }));
-      if (c.end > c.keep[1]) bar.append(h(doc, "div", { className: "ltx2-cut", style: `width:${(100 * (c.end - c.keep[1])) / c.frames}%`, title: `${c.end - c.keep[1]} frames cut` }));
-      box.append(bar);
-    }
-    box.append(h(doc, "div", { className: "ltx2-end", style: `left:${pct(plan.total_frames)}`, title: `end: frame ${plan.total_frames}` }));
-    if (linked) return box; // the schedule's keyframes and anchors are those of the linked schedule
-
-    schedule.prompts.forEach((key, k) => {
-      const frame = drag?.k === k ? drag.frame : pointFrame(key, plan);
-      const shown = drag?.k === k ? edit.movePromptKeyframe(schedule, plan, k, drag.frame).prompts[k] : key;
-      const chunk = pointChunk(shown, plan);
-      const boundary = chunk < plan.chunks.length ? plan.chunks[chunk].keep[0] : plan.total_frames;
-      box.append(h(doc, "div", { className: "ltx2-snap", style: `left:${pct(boundary)}` }));
-      const marker = h(doc, "div", {
-        className: `ltx2-key${key.chunk == null ? " ltx2-time" : ""}`,
-        style: `left:${pct(key.chunk == null ? frame : boundary)}`,
-        title: `${JSON.stringify(key.text)} from ${placeText(shown)} (chunk ${chunk})`,
-        dataset: { key: k, chunk },
-      });
-      marker.addEventListener("pointerdown", (e) => startDrag(e, k, box));
-      box.append(marker);
+    return drawTimeline({
+      doc, plan, schedule, selected, linked: !!linked, width: timelineWidth(), dragging, imageUrl: options.imageUrl,
+      select: selectChunk, tryEdit, startDrag,
     });
-    box.addEventListener("dblclick", (e) => {
-      if (e.target !== box) return;
-      tryEdit(() => edit.addPromptKeyframe(schedule, plan, frameAt(e, box), "", "chunk"));
-    });
-
-    schedule.anchors.forEach((a, k) => {
-      const chunk = pointChunk(a, plan);
-      if (chunk >= plan.chunks.length) return;
-      const c = plan.chunks[chunk];
-      const frame = a.position === "first" ? c.start : c.end - 1;
-      const url = options.imageUrl?.(a.image);
-      box.append(h(doc, "div", {
-        className: "ltx2-anchor",
-        style: `left:${pct(frame)};${url ? `background-image:url("${url}")` : ""}`,
-        title: `${a.image}: ${a.position} frame of chunk ${chunk} (frame ${frame}), strength ${a.strength}`,
-        dataset: { anchor: k, chunk, frame },
-      }));
-    });
-    return box;
   }
 
-  const frameAt = (e, box) => {
-    const r = box.getBoundingClientRect();
-    return Math.round(((e.clientX - r.left) / Math.max(1, r.width)) * span());
-  };
+  /** Redraws only the ruler when the editor's width changed (its labels are spaced for the width). */
+  function fitRuler() {
+    const ruler = root.querySelector(".ltx2-ruler");
+    if (!ruler || !plan || Math.abs(Number(ruler.dataset.width) - timelineWidth()) < 8) return;
+    ruler.replaceWith(drawRuler({ doc, plan, schedule: linked ? null : schedule, drag: dragging }, timelineWidth()));
+  }
+  const resizes = typeof ResizeObserver === "function" ? new ResizeObserver(fitRuler) : null;
+  resizes?.observe(root);
 
-  function startDrag(e, k, box) {
+  function startDrag(e, k) {
     e.preventDefault(); // the marker is redrawn while it moves, so follow the pointer on the document
-    drag = { k, frame: pointFrame(schedule.prompts[k], plan) };
+    dragging = { k, frame: pointFrame(schedule.prompts[k], plan) };
     const move = (ev) => {
-      drag.frame = Math.min(Math.max(0, frameAt(ev, box)), plan.total_frames - 1);
+      // the timeline box is drawn anew on each move: measure the one on the page now
+      dragging.frame = Math.min(Math.max(0, frameAt(ev, root.querySelector(".ltx2-timeline"), plan)), plan.total_frames - 1);
       render();
     };
     const up = () => {
       doc.removeEventListener("pointermove", move);
       doc.removeEventListener("pointerup", up);
-      const frame = drag.frame;
-      drag = null;
+      const frame = dragging.frame;
+      dragging = null;
       tryEdit(() => edit.movePromptKeyframe(schedule, plan, k, frame));
     };
     doc.addEventListener("pointermove", move);
     doc.addEventListener("pointerup", up);
-  }
-
-  function placeText(p) {
-    if (p.chunk != null) return `chunk ${p.chunk}`;
-    if (p.seconds != null) return `${p.seconds} s`;
-    return `frame ${p.frame}`;
-  }
-
-  /** `el` commits its value with `commit(value)` on change and on Enter; Escape puts back the saved value. */
-  function committing(el, commit, { enter = true } = {}) {
-    const saved = el.value;
-    let done = false;
-    const finish = () => {
-      if (done || el.value === saved) return;
-      done = true;
-      commit(el.value);
-    };
-    el.addEventListener("change", finish);
-    el.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && enter && !e.shiftKey) {
-        e.preventDefault();
-        finish();
-      } else if (e.key === "Escape") {
-        e.preventDefault();
-        el.value = saved;
-        el.blur();
-      }
-    });
-    return el;
   }
 
   function textArea(value, placeholder, onchange) {
@@ -288,13 +270,7 @@ export function createTimelineEditor(options) {
       h(doc, "div", { className: "ltx2-section" }, "Negative prompt (every chunk)"),
       textArea(schedule.negative_prompt, "negative prompt", (v) => tryEdit(() => edit.setField(schedule, "negative_prompt", v))),
       h(doc, "div", { className: "ltx2-row" }, "Seeds past the list: ",
-        select(["fixed", "increment"], schedule.seed_mode, (v) => tryEdit(() => edit.setField(schedule, "seed_mode", v)))));
-  }
-
-  function select(values, value, onchange) {
-    const el = h(doc, "select", { onchange: (e) => onchange(e.target.value) }, values.map((v) => h(doc, "option", { value: v }, v)));
-    el.value = value;
-    return el;
+        select(doc, ["fixed", "increment"], schedule.seed_mode, (v) => tryEdit(() => edit.setField(schedule, "seed_mode", v)))));
   }
 
   function promptKeys() {
@@ -309,7 +285,7 @@ export function createTimelineEditor(options) {
           return next;
         }));
       box.append(h(doc, "div", { className: "ltx2-row", dataset: { key: k } },
-        select(PLACES, place, (v) => tryEdit(() => edit.setPromptKeyframePlace(schedule, plan, k, v))),
+        select(doc, PLACES, place, (v) => tryEdit(() => edit.setPromptKeyframePlace(schedule, plan, k, v))),
         position,
         committing(h(doc, "input", { type: "text", value: key.text, placeholder: "prompt from here on" }), (v) => tryEdit(() => edit.setPromptKeyframeText(schedule, k, v))),
         h(doc, "button", { title: "remove", onclick: () => tryEdit(() => edit.removePromptKeyframe(schedule, k)) }, "✕")));
@@ -325,45 +301,12 @@ export function createTimelineEditor(options) {
     schedule.loras.forEach((lora, k) => {
       box.append(h(doc, "div", { className: "ltx2-row", dataset: { lora: k } },
         h(doc, "span", { style: "flex:1" }, lora.name),
-        select(["list", "keyframes"], lora.keyframes === null ? "list" : "keyframes", (v) => tryEdit(() => edit.setLoraForm(schedule, plan, k, v))),
+        select(doc, ["list", "keyframes"], lora.keyframes === null ? "list" : "keyframes", (v) => tryEdit(() => edit.setLoraForm(schedule, plan, k, v))),
         h(doc, "button", { title: "remove", onclick: () => tryEdit(() => edit.removeLora(schedule, k)) }, "✕")));
     });
     const name = h(doc, "input", { type: "text", placeholder: "LoRA file name" });
     box.append(h(doc, "div", { className: "ltx2-row" }, name, h(doc, "button", { onclick: () => tryEdit(() => edit.addLora(schedule, name.value.trim())) }, "+ LoRA")));
     return box;
-  }
-
-  function numberInput(value, step, onchange) {
-    return committing(h(doc, "input", { type: "number", step, value }), (v) => v !== "" && onchange(Number(v)));
-  }
-
-  function chunkTable(resolved) {
-    // fixed column widths: the prompt column takes what is left, so the table fits the node's width
-    const columns = [["chunk", 36], ["kept", 66], ["seconds", 66], ["prompt", null], ["seed", 76], ["handoff", 52], ...schedule.loras.map((l) => [l.name, 52])];
-    const head = h(doc, "tr", {}, columns.map(([t, width]) => h(doc, "th", { title: t, style: width ? `width:${width}px;overflow:hidden;text-overflow:ellipsis` : "" }, t)));
-    const rows = plan.chunks.map((c) => {
-      const p = resolved[c.index];
-      const t0 = secondsAt(c.keep[0], plan.fps).toFixed(2);
-      const t1 = secondsAt(c.keep[1], plan.fps).toFixed(2);
-      return h(doc, "tr", { className: c.index === selected ? "ltx2-selected" : "", dataset: { chunk: c.index }, onclick: () => { if (selected !== c.index) { selected = c.index; render(); } } },
-        h(doc, "td", {}, String(c.index)),
-        h(doc, "td", {}, `[${c.keep[0]}, ${c.keep[1]})`),
-        h(doc, "td", {}, `${t0}–${t1}`),
-        h(doc, "td", { className: "ltx2-prompt-cell", title: p.prompt }, p.prompt),
-        h(doc, "td", { className: "ltx2-seed" }, numberInput(p.seed, 1, (v) => tryEdit(() => edit.setChunkValue(schedule, "seed", c.index, Math.round(v))))),
-        h(doc, "td", { className: "ltx2-handoff" }, numberInput(pick(schedule.handoff_strength, c.index), 0.05, (v) => tryEdit(() => edit.setChunkValue(schedule, "handoff_strength", c.index, v)))),
-        schedule.loras.map((lora, k) => h(doc, "td", { className: "ltx2-lora-cell" },
-          numberInput(+p.loras[lora.name].toFixed(4), 0.05, (v) => tryEdit(() => edit.setLoraScaleAt(schedule, plan, k, c.index, v))))));
-    });
-    return h(doc, "table", { className: "ltx2-table" }, head, rows);
-  }
-
-  function anchorList() {
-    if (!schedule.anchors.length) return null;
-    return h(doc, "div", {}, h(doc, "div", { className: "ltx2-section" }, "Anchor images"),
-      schedule.anchors.map((a, k) => h(doc, "div", { className: "ltx2-row" },
-        `${a.position} frame of chunk ${pointChunk(a, plan)} (${placeText(a)}) ← ${a.image} @ ${a.strength}`,
-        h(doc, "button", { title: "remove", onclick: () => tryEdit(() => edit.removeAnchor(schedule, k)) }, "✕"))));
   }
 
   function warnings() {
@@ -384,8 +327,12 @@ export function createTimelineEditor(options) {
     element: root,
     load,
     refresh,
-    destroy: () => root.replaceChildren(),
-    state: () => ({ schedule, plan, linked: !!linked, error: loadError ?? notice ?? planError }),
+    destroy: () => {
+      resizes?.disconnect();
+      root.replaceChildren();
+    },
+    state: () => ({ schedule, plan, linked: !!linked, error: loadError ?? notice ?? planError, undoable: history.length }),
     contentHeight,
+    undo,
   };
 }
