@@ -42,7 +42,8 @@ def describe(progress: dict) -> str:
     event = progress["event"]
     eta = f", about {progress['eta_seconds']:.0f} s left" if progress.get("eta_seconds") is not None else ""
     if event == "chain_start":
-        return f"chain: {progress['chunks']} chunks, {progress['total_frames']} frames at {progress['frame_rate']:g} fps"
+        warnings = "".join(f"\n  warning: {w}" for w in progress.get("warnings", []))
+        return f"chain: {progress['chunks']} chunks, {progress['total_frames']} frames at {progress['frame_rate']:g} fps{warnings}"
     if event == "chunk_start":
         return f"chunk {progress['chunk'] + 1}/{progress['chunks']}" + (" (resumed)" if progress["resumed"] else f": {progress['prompt'][:60]}")
     if event == "denoise_step":

@@ -12,6 +12,7 @@ import base64
 import functools
 import importlib
 import inspect
+import logging
 from io import BytesIO
 from pathlib import Path
 from types import SimpleNamespace
@@ -39,6 +40,8 @@ except ImportError:
 ADVANCED = {"advanced": True} if "advanced" in inspect.signature(io.Int.Input.__init__).parameters or not IN_COMFYUI else {}
 """Keyword arguments that mark an input as advanced (the frontend folds it away) where the node API knows the flag;
 nothing on older ComfyUI versions, whose inputs would refuse it."""
+
+log = logging.getLogger(__name__)
 
 NODE_PREFIX = "LTX2Chain_"
 """Every node id starts with this; ids are permanent (saved workflows store them)."""
@@ -93,6 +96,8 @@ class ComfyHost:
         payload.update(node=self.node_id, prompt_id=self.prompt_id)
         if getattr(event, "last_frame", None) is not None:
             payload["preview"] = preview_url(event.last_frame)
+        for warning in getattr(event, "warnings", ()):  # e.g. a keyframe past the end of a chain as long as its song
+            log.warning("node %s: %s", self.node_id, warning)
         self._advance_bar(event)
         server = _comfy("server").PromptServer.instance
         server.send_sync(PROGRESS_EVENT, payload, server.client_id)

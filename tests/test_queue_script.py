@@ -80,6 +80,8 @@ def test_refused_workflow_shows_the_node_errors(server, monkeypatch):
 def test_progress_lines():
     describe = load_script().describe
     assert describe({"event": "chain_start", "chunks": 3, "total_frames": 241, "frame_rate": 24.0}) == "chain: 3 chunks, 241 frames at 24 fps"
+    warned = {"event": "chain_start", "chunks": 1, "total_frames": 60, "frame_rate": 24.0, "warnings": ["prompts[0]: 20 s is past the end"]}
+    assert describe(warned) == "chain: 1 chunks, 60 frames at 24 fps\n  warning: prompts[0]: 20 s is past the end"
     assert describe({"event": "denoise_step", "step": 2, "steps": 8, "eta_seconds": 41.4}) == "  step 2/8, about 41 s left"
     assert describe({"event": "error", "cancelled": True, "message": ""}) == "chain stopped: cancelled"
 

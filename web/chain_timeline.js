@@ -92,6 +92,12 @@ async function inputImages() {
   return choices.filter((c) => typeof c === "string");
 }
 
+/** Whether `node` renders as long as its connected media: media_length on and a soundtrack or source linked. */
+function followsMedia(node) {
+  const linked = (name) => node.inputs?.find((i) => i.name === name)?.link != null;
+  return widget(node, "media_length")?.value === true && (linked("soundtrack") || linked("source_video"));
+}
+
 function attachEditor(node) {
   const store = widget(node, "schedule");
   if (!store || node.ltx2Editor) return;
@@ -109,7 +115,7 @@ function attachEditor(node) {
     },
     planNote: () => {
       const from = source();
-      return planNote(from === node ? "self" : from && `${from.title ?? from.type} (#${from.id})`);
+      return planNote(from === node ? "self" : from && `${from.title ?? from.type} (#${from.id})`, from != null && followsMedia(from));
     },
     linked: () => (node.inputs?.find((i) => i.name === "schedule_in")?.link != null ? LINKED_NOTICE : null),
     imageUrl: inputImageUrl,

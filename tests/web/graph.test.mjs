@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { findPlanSource, LINKED_NOTICE, planNote } from "../../web/model/graph.js";
+import { findPlanSource, LINKED_NOTICE, MEDIA_NOTE, planNote } from "../../web/model/graph.js";
 
 // Schedule (1) -> LoRA Ramp (2) -> Chain Sampler (3); Schedule (4) feeds nothing; a loop 5 <-> 6
 const edges = { 1: [2], 2: [3], 3: [], 4: [], 5: [6], 6: [5] };
@@ -28,4 +28,10 @@ test("the editor says where its plan comes from", () => {
   assert.match(planNote(null), /default lengths/);
   assert.match(planNote("Chain Sampler (#3)"), /planned from Chain Sampler \(#3\)/);
   assert.match(LINKED_NOTICE, /linked schedule wins/);
+});
+
+test("a sampler following its media says the run's length is the media's", () => {
+  assert.equal(planNote("self", true), MEDIA_NOTE);
+  assert.equal(planNote("Chain Sampler (#3)", true), `planned from Chain Sampler (#3), which this schedule feeds; ${MEDIA_NOTE}`);
+  assert.equal(planNote("self", false), null);
 });

@@ -20,11 +20,19 @@ export function findPlanSource(start, next, accept) {
   return null;
 }
 
-/** The editor's note on where its plan comes from: `source` is null (defaults), `self`, or a label. */
-export function planNote(source) {
+/** What the editor says when the sampler renders as long as its connected media (media_length). */
+export const MEDIA_NOTE =
+  "the length follows the connected soundtrack or source video (media_length): the plan drawn here uses the " +
+  "length inputs, the run uses the media's";
+
+/**
+ * The editor's note on where its plan comes from: `source` is null (defaults), `self`, or a label;
+ * `followsMedia`: the planning node renders as long as its connected media.
+ */
+export function planNote(source, followsMedia = false) {
   if (source === null) return "planned with the default lengths: this node feeds no node with plan inputs";
-  if (source === "self") return null;
-  return `planned from ${source}, which this schedule feeds`;
+  const where = source === "self" ? null : `planned from ${source}, which this schedule feeds`;
+  return [where, followsMedia ? MEDIA_NOTE : null].filter(Boolean).join("; ") || null;
 }
 
 /** What the Chain Sampler's editor shows when a schedule is linked to its schedule_in. */
