@@ -102,6 +102,8 @@ async function editorFeatures(page, id, settle) {
     const button = editor.locator(`.ltx2-picker button[data-image="${image}"]`);
     await button.locator("img").evaluate((img) => img.decode());
     if (shot) {
+      // every thumbnail decoded before they are measured (a loaded machine serves them one by one)
+      await editor.locator(".ltx2-picker img").evaluateAll((imgs) => Promise.all(imgs.map((img) => img.decode())));
       out.picker = await editor.locator(".ltx2-picker").evaluate((el) => ({
         images: [...el.querySelectorAll("button")].map((b) => ({ name: b.dataset.image, loaded: b.querySelector("img").naturalWidth > 0 })),
       }));
@@ -118,6 +120,7 @@ async function editorFeatures(page, id, settle) {
   await (await reveal(editor.locator('.ltx2-anchor-row[data-anchor="1"] button.ltx2-remove-anchor'))).click();
   await settle();
   out.removed = await saved();
+  await editor.locator(".ltx2-anchor-row img").evaluateAll((imgs) => Promise.all(imgs.map((img) => img.decode())));
   out.anchorShown = await editor.evaluate((el) => ({
     rows: [...el.querySelectorAll(".ltx2-anchor-row")].map((row) => ({ text: row.innerText, loaded: (row.querySelector("img")?.naturalWidth ?? 0) > 0 })),
     onTimeline: el.querySelectorAll(".ltx2-timeline .ltx2-anchor").length,
