@@ -44,13 +44,13 @@ def media_guides(args: argparse.Namespace):
     if args.audio is not None:
         track = read_soundtrack(args.audio, end=args.audio_end)
     elif video is not None and args.video_sound != "regenerate":
-        track = _video_sound(args, video)
+        track = _video_sound(args)
     if track is None and args.audio_end != "error":
         raise InputError([("--audio-end", "has no effect without a soundtrack (--audio, or --video with sound); leave it out")])
     return MediaGuides(track, video)
 
 
-def _video_sound(args: argparse.Namespace, video):
+def _video_sound(args: argparse.Namespace):
     from .media.soundtrack import read_soundtrack
 
     try:
@@ -69,7 +69,7 @@ def media_defaults(args: argparse.Namespace, guides) -> bool:
         fps = guides.video.fps if guides.video is not None else 24
         args.fps = str(fps) if isinstance(fps, int) or fps.denominator == 1 else f"{fps.numerator}/{fps.denominator}"
     if args.frames is None and args.seconds is None:
-        length = guides.length(as_fps(args.fps or "24"))
+        length = guides.length(as_fps(args.fps))
         if length is None:
             raise InputError([("--frames", "give the length: --frames or --seconds (or --audio / --video to follow theirs)")])
         args.frames = length
