@@ -66,8 +66,7 @@ def media_defaults(args: argparse.Namespace, guides) -> bool:
     from .chain.plan import as_fps
 
     if args.fps is None:
-        fps = guides.video.fps if guides.video is not None else 24
-        args.fps = str(fps) if isinstance(fps, int) or fps.denominator == 1 else f"{fps.numerator}/{fps.denominator}"
+        args.fps = str(guides.video.fps) if guides.video is not None else "24"  # a Fraction reads 25 or 24000/1001
     if args.frames is None and args.seconds is None:
         length = guides.length(as_fps(args.fps))
         if length is None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from functools import cached_property
+from dataclasses import dataclass
 from fractions import Fraction
 
 import av
@@ -34,7 +35,6 @@ class Soundtrack:
     """The input the track came from (a flag or a node input), for messages."""
     end: str = "error"
     """Past the track's end: ``error`` (the video may not be longer), ``silence`` or ``loop``."""
-    _digest: list = field(default_factory=list, repr=False)
 
     def __post_init__(self):
         w = self.waveform
@@ -64,13 +64,12 @@ class Soundtrack:
             frames -= 1
         return frames
 
+    @cached_property
     def digest(self) -> str:
         """SHA-256 of the rate, shape and samples (for the resume key), computed once."""
-        if not self._digest:
-            h = hashlib.sha256(f"{self.sample_rate}:{list(self.waveform.shape)}:".encode())
-            h.update(self.waveform.numpy().tobytes())
-            self._digest.append(h.hexdigest())
-        return self._digest[0]
+        h = hashlib.sha256(f"{self.sample_rate}:{list(self.waveform.shape)}:".encode())
+        h.update(self.waveform.numpy().tobytes())
+        return h.hexdigest()
 
     def problems(self, total_frames: int, fps: Fraction) -> list[tuple[str, str]]:
         """Why a video of ``total_frames`` cannot follow the track (only with ``end="error"``)."""

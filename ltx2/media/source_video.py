@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from functools import cached_property
+from dataclasses import dataclass
 from fractions import Fraction
 
 import av
@@ -32,7 +33,6 @@ class SourceVideo:
     path: str | None = None
     pictures: torch.Tensor | None = None
     """Frames in memory [F, H, W, 3] (uint8, or float in 0..1)."""
-    _digest: list = field(default_factory=list, repr=False)
 
     @classmethod
     def from_frames(cls, frames: torch.Tensor, name: str = "source_video") -> SourceVideo:
@@ -45,21 +45,19 @@ class SourceVideo:
         """Why a chain of ``total_frames`` at ``fps`` cannot restyle this video."""
         out = []
         if self.fps is not None and self.fps != fps:
-            out.append((self.name, f"the video plays at {_fps_text(self.fps)} fps and the chain at {_fps_text(fps)}: render at the source's rate (leave the frame rate out)"))
+            out.append((self.name, f"the video plays at {self.fps} fps and the chain at {fps}: render at the source's rate (leave the frame rate out)"))
         if total_frames > self.frame_count:
             out.append((self.name, f"the video has {self.frame_count} frames, the chain asks for {total_frames}: shorten the chain to at most {self.frame_count} frames (or leave its length out)"))
         return out
 
+    @cached_property
     def digest(self) -> str:
         """SHA-256 of the file, or of the frames in memory (for the resume key), computed once."""
-        if not self._digest:
-            if self.path is not None:
-                self._digest.append(file_digest(self.path))
-            else:
-                h = hashlib.sha256(f"{list(self.pictures.shape)}:{self.pictures.dtype}:".encode())
-                h.update(self.pictures.contiguous().cpu().numpy().tobytes())
-                self._digest.append(h.hexdigest())
-        return self._digest[0]
+        if self.path is not None:
+            return file_digest(self.path)
+        h = hashlib.sha256(f"{list(self.pictures.shape)}:{self.pictures.dtype}:".encode())
+        h.update(self.pictures.contiguous().cpu().numpy().tobytes())
+        return h.hexdigest()
 
     def frames(self, start: int, end: int) -> torch.Tensor:
         """Output frames [start, end) as [end - start, H, W, 3] uint8 (or the in-memory frames' own dtype); past the
@@ -74,10 +72,6 @@ class SourceVideo:
             if len(out) < stop - start:
                 raise InputError([(self.name, f"{self.path}: {len(out)} frames decoded from frame {start}, {stop - start} expected; re-encode the video at a constant frame rate")])
         return torch.cat([out, out[-1:].expand(end - stop, *out.shape[1:])]) if end > stop else out
-
-
-def _fps_text(fps: Fraction) -> str:
-    return str(fps.numerator) if fps.denominator == 1 else f"{fps.numerator}/{fps.denominator}"
 
 
 def _decode(path: str, name: str, start: int, end: int):

@@ -30,9 +30,9 @@ class MediaGuides:
         """What the media are (by content), for the resume key."""
         out = {}
         if self.soundtrack is not None:
-            out["soundtrack"] = {"sha256": self.soundtrack.digest(), "end": self.soundtrack.end}
+            out["soundtrack"] = {"sha256": self.soundtrack.digest, "end": self.soundtrack.end}
         if self.video is not None:
-            out["video"] = {"sha256": self.video.digest()}
+            out["video"] = {"sha256": self.video.digest}
         return out
 
     def length(self, fps) -> int | None:

@@ -320,7 +320,8 @@ class LTXChunkRenderer:
 
     def _decode(self, job: ChunkJob, latents: dict[str, torch.Tensor]) -> ChunkMedia:
         m, track = self.models, self.guides.soundtrack
-        with m.phase("decode"):
+        # with a soundtrack the chunk's sound is the track: the audio decoder and vocoder are not needed
+        with m.phase("decode", only=("video_decoder",)) if track is not None else m.phase("decode"):
             tiling = self._tiling((latents["video"].shape[2] - 1) * 8 + 1)
             # each temporal tile's frames leave the device as they come: only one tile's worth is ever held there
             frames = torch.cat([piece.float().cpu() for piece in decode_frames(m.video_decoder, latents["video"].to(m.device, m.dtype), tiling)])
