@@ -14,7 +14,7 @@ from ..ltx2.chain.plan import (
 )
 from ..ltx2.chain.report import plan_report
 from ..ltx2.chain.schedule import ChunkSchedule
-from .host import CATEGORY, NODE_PREFIX, io
+from .host import ADVANCED, CATEGORY, NODE_PREFIX, io
 from .schedule_nodes import check_schedule_json
 
 
@@ -26,7 +26,7 @@ def plan_inputs() -> list:
         io.Float.Input("fps", default=24.0, min=1.0, max=float(MAX_FPS), step=0.001, tooltip="Frame rate of the video."),
         io.Int.Input("clip_frames", default=121, min=9, max=MAX_CLIP_FRAMES, step=8, tooltip="Frames rendered per chunk: 8k+1 (97, 121, 161, ...)."),
         io.Int.Input("tail_frames", default=25, min=1, max=MAX_CLIP_FRAMES - 8, step=8, tooltip="Frames each chunk hands to the next: 8k+1 (17 or 25 work well), shorter than clip_frames."),
-        io.Int.Input("max_chunks", default=DEFAULT_MAX_CHUNKS, min=1, max=10000, tooltip="Refuse plans with more chunks than this."),
+        io.Int.Input("max_chunks", default=DEFAULT_MAX_CHUNKS, min=1, max=10000, tooltip="Refuse plans with more chunks than this.", **ADVANCED),
     ]
 
 

@@ -8,7 +8,7 @@ pack's own node definitions. Only the Python standard library: an HTTP server wi
 - ``/ws``: the websocket; ``POST /prompt`` records the prompt and plays a stand-in chain run to every socket: the
   engine's own events through the engine's own ``ProgressTracker``, as ``nodes/host.py`` sends them.
 - ``/view?type=input``: a small PNG for each image the Load Image node lists (INPUT_IMAGES), the thumbnails of the
-  editor's anchor picker.
+  editor's anchor picker; ``/view?type=output``: the files given as ``outputs`` (the run's MP4 the frontend previews).
 - settings, users, userdata, system stats, queue, history, embeddings and the rest: empty answers.
 
 Run it by hand to look around: ``python tests/frontend_server.py [port]``.
@@ -37,6 +37,8 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 INPUT_IMAGES = {"example.png": (200, 120, 60), "harbour.png": (40, 110, 190), "night.png": (30, 30, 70), "stills/dawn.png": (230, 180, 90)}
 """The stand-in input folder: image name -> its colour."""
+OUTPUT_VIDEO = "ltx2chain/chain_00001_.mp4"
+"""The video a stand-in run outputs (as the Chain Sampler's ``ui`` names it), served when given in ``outputs``."""
 
 CORE_NODES = {
     "LoadImage": ({"image": [list(INPUT_IMAGES), {"image_upload": True}]}, ["IMAGE", "MASK"], "image"),
@@ -171,8 +173,10 @@ class FrontendServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # the frontend opens many connections at once
 
-    def __init__(self, node_classes, static: Path | None = None, port: int = 0):
+    def __init__(self, node_classes, static: Path | None = None, port: int = 0, outputs: dict[str, bytes] | None = None):
+        """``outputs``: files of the stand-in output folder by "subfolder/name" (the run's video)."""
         super().__init__(("127.0.0.1", port), Handler)
+        self.outputs = outputs or {}
         self.static = static or frontend_dir()
         self.web = ROOT / "web"
         self.info = object_info(node_classes)
@@ -208,7 +212,7 @@ class FrontendServer(ThreadingHTTPServer):
             if spec.get("class_type") == "LTX2Chain_ChainSampler":
                 self.broadcast("executing", {"node": node_id, "display_node": node_id, "prompt_id": prompt_id})
                 run = [("ltx2chain.progress", payload) for payload in stand_in_run(node_id, prompt_id, PREVIEW)]
-                video = {"images": [{"filename": "chain_00001_.mp4", "subfolder": "ltx2chain", "type": "output"}], "animated": [True]}
+                video = {"images": [{"filename": OUTPUT_VIDEO.split("/")[1], "subfolder": OUTPUT_VIDEO.split("/")[0], "type": "output"}], "animated": [True]}
                 run.append(("executed", {"node": node_id, "display_node": node_id, "output": video, "prompt_id": prompt_id}))
                 pause = 1 + next(i for i, (_, p) in enumerate(run) if all(p.get(k) == v for k, v in PAUSE.items()))
                 self.play(run[:pause])
@@ -297,6 +301,8 @@ class Handler(BaseHTTPRequestHandler):
             name = "/".join(filter(None, [query.get("subfolder", [""])[0], query.get("filename", [""])[0]]))
             if query.get("type", ["output"])[0] == "input" and name in INPUT_IMAGES:
                 return self._send(200, png(INPUT_IMAGES[name]), "image/png")
+            if query.get("type", ["output"])[0] == "output" and name in self.server.outputs:
+                return self._send(200, self.server.outputs[name], mimetypes.guess_type(name)[0] or "application/octet-stream")
             return self._send(404, b"not found", "text/plain")
         if route.startswith("/userdata/"):
             return self._send(404, b"not found", "text/plain")

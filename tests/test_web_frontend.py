@@ -12,8 +12,10 @@ import json
 import os
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
-from frontend_server import INPUT_IMAGES, PAUSE, RESUMED, FrontendServer, frontend_dir, frontend_version
+from frontend_server import INPUT_IMAGES, OUTPUT_VIDEO, PAUSE, RESUMED, FrontendServer, frontend_dir, frontend_version
 from test_pack import node_classes
 from web_tools import CHROMIUM_FLAGS, ROOT, WEB_TESTS, chromium, node_modules, run_node
 
@@ -23,6 +25,19 @@ from ltx2.chain.schedule import ChunkSchedule
 EXAMPLES = sorted((ROOT / "example_workflows").glob("*.json"))
 EDIT = {"workflow": "ltx2chain_text_to_video_long", "node": 2, "chunk": 2, "seed": 4242}
 SLACK = 1.5  # px: rounding of the frontend's own placement
+
+
+def small_mp4(path: Path) -> bytes:
+    """A real H.264 MP4 (24 frames of 256 x 160 at 24 fps): the video the stand-in run outputs."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 256, 160, "yuv420p"
+        for k in range(24):
+            frame = np.zeros((160, 256, 3), np.uint8)
+            frame[:, : 10 * k + 10] = (40, 110, 190)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(stream.encode())
+    return path.read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +51,7 @@ def frontend(pack, tmp_path_factory):
         pytest.fail(f"playwright-core is not installed: run `npm ci` in {WEB_TESTS} (see .ci/run)")
     shots = Path(os.environ.get("LTX2_SCREENSHOT_DIR") or tmp_path_factory.mktemp("frontend"))
     shots.mkdir(parents=True, exist_ok=True)
-    server = FrontendServer(node_classes(pack), static).start()
+    server = FrontendServer(node_classes(pack), static, outputs={OUTPUT_VIDEO: small_mp4(shots / "run_output.mp4")}).start()
     request = {
         "url": server.url, "chromium": chromium(), "flags": [f for f in CHROMIUM_FLAGS if f != "--headless"], "shots": str(shots),
         "workflows": {p.stem: json.loads(p.read_text()) for p in EXAMPLES}, "edit": EDIT,
@@ -230,8 +245,75 @@ def test_the_progress_panel_during_a_run(frontend):
     assert outer["top"] - SLACK <= box["top"] and box["bottom"] <= outer["bottom"] + SLACK
 
 
+def test_the_video_preview_after_a_run_sits_inside_the_node(frontend):
+    done = frontend["done"]
+    assert "preview" in done and done["preview"]["visible"], "the frontend previews the MP4 the run output"
+    assert "video" in done["preview"]["html"] and OUTPUT_VIDEO.split("/")[1] in done["preview"]["html"]
+    box, outer, panel = done["preview"]["box"], done["node"], done["progress"]["box"]
+    assert box["height"] > 50, box
+    assert outer["left"] - SLACK <= box["left"] and box["right"] <= outer["right"] + SLACK, (box, outer)
+    assert outer["top"] - SLACK <= box["top"] and box["bottom"] <= outer["bottom"] + SLACK, (box, outer)
+    assert box["top"] >= panel["bottom"] - SLACK, "under the progress panel, not over it"
+
+
+SAMPLER_EVERYDAY = ["total_frames", "seconds", "fps", "clip_frames", "tail_frames", "width", "height", "filename_prefix"]
+
+
+def widget_names(schema) -> list[str]:
+    """The widget inputs of a node schema, in the order the frontend saves their values."""
+    return [i.id for i in schema.inputs if i.io_type in ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")]
+
+
+def test_the_sampler_shows_its_everyday_inputs_and_folds_the_rest(frontend, pack):
+    schema = next(c.GET_SCHEMA() for c in node_classes(pack) if c.GET_SCHEMA().node_id == "LTX2Chain_ChainSampler")
+    advanced = [i.id for i in schema.inputs if i.id in widget_names(schema) and i.options.get("advanced")]
+    assert len(advanced) >= 12
+    face = frontend["face"]
+    assert face["folded"]["face"]["shown"] == [*SAMPLER_EVERYDAY, "ltx2_advanced"]
+    assert face["folded"]["face"]["toggle"] == f"▸ advanced settings ({len(advanced)})"
+    opened = face["opened"]
+    assert set(opened["face"]["shown"]) == {*SAMPLER_EVERYDAY, *advanced, "ltx2_advanced"}, "the mouse click on the toggle unfolds them"
+    assert opened["face"]["toggle"] == "▾ hide advanced settings"
+    assert opened["size"][1] > face["folded"]["size"][1] + 12 * 18, "the node grew to show them"
+    refolded = face["refolded"]
+    assert refolded["face"]["shown"] == face["folded"]["face"]["shown"] and refolded["size"][1] == pytest.approx(face["folded"]["size"][1], abs=2)
+    for state in (face["folded"], opened, refolded):
+        for part in ("editor", "progress"):
+            box, outer = state[part]["box"], state["node"]
+            assert outer["top"] - SLACK <= box["top"] and box["bottom"] <= outer["bottom"] + SLACK, part
+
+
+def test_saved_workflows_load_every_value_in_its_place(frontend, pack):
+    """The toggle is not serialised: each saved value reaches the same input in the API prompt, folded or not."""
+    known = {s.node_id: s for s in (c.GET_SCHEMA() for c in node_classes(pack))}
+    checked = 0
+    for path in EXAMPLES:
+        prompt = frontend["loadedPrompts"][path.stem]
+        for node in json.loads(path.read_text())["nodes"]:
+            if node["type"] not in known or node.get("mode", 0) != 0:
+                continue
+            schema = known[node["type"]]
+            names = [n for i in schema.inputs if i.id in widget_names(schema) for n in ([i.id, None] if i.options.get("control_after_generate") else [i.id])]
+            inputs = prompt[str(node["id"])]["inputs"]
+            for name, value in zip(names, node["widgets_values"]):
+                if name is not None and not isinstance(inputs.get(name), list):  # a linked widget sends its link
+                    assert inputs[name] == value, (path.stem, node["type"], name)
+                    checked += 1
+    assert checked > 100
+
+
+def test_changed_advanced_settings_and_unused_lengths_are_shown(frontend):
+    long = frontend["workflows"]["ltx2chain_text_to_video_long"]["2"]["face"]
+    assert long["toggle"].startswith("▸ advanced settings (") and "changed: keep_partial" in long["toggle"], long["toggle"]
+    assert long["disabled"] == ["total_frames"], "seconds is set: total_frames does not count"
+    music = frontend["workflows"]["ltx2chain_music_video"]
+    sampler = next(n for n in music.values() if n["type"] == "LTX2Chain_ChainSampler")
+    assert set(sampler["face"]["disabled"]) == {"total_frames", "seconds"}, "the soundtrack sets the length"
+    assert frontend["face"]["folded"]["face"]["disabled"] == []
+
+
 def test_screenshots_were_written(frontend):
-    for name in [*(p.stem for p in EXAMPLES), "new_nodes", "editor_features", "anchor_picker", "run", "run_done"]:
+    for name in [*(p.stem for p in EXAMPLES), "new_nodes", "advanced_open", "editor_features", "anchor_picker", "run", "run_done"]:
         data = (frontend["shots"] / f"{name}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, name
 

@@ -1,13 +1,16 @@
-// ComfyUI wiring for the chunk timeline editor and the live chain progress panel. Only hooks live here;
-// the editor, the panel and their models are plain modules under model/ and view/.
+// ComfyUI wiring for the chunk timeline editor, the live chain progress panel and the nodes' faces (advanced
+// widgets folded). Only hooks live here; the editor, the panel, the face and their models are plain modules under
+// model/ and view/.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { findPlanSource, LINKED_NOTICE, planNote } from "./model/graph.js";
 import { PLAN_DEFAULTS } from "./model/plan.js";
 import { PROGRESS_EVENT } from "./model/progress.js";
+import { attachFace, hideWidget } from "./view/node_face.js";
 import { createProgressPanel } from "./view/progress_panel.js";
 import { createTimelineEditor } from "./view/timeline_editor.js";
 
+const NODE_PREFIX = "LTX2Chain_";
 const EDITOR_NODES = ["LTX2Chain_PlanPreview", "LTX2Chain_Schedule", "LTX2Chain_ChainSampler"];
 const PROGRESS_NODES = ["LTX2Chain_ChainSampler"];
 const PLAN_WIDGETS = [...Object.keys(PLAN_DEFAULTS), "max_chunks"];
@@ -15,15 +18,6 @@ const EDITOR_HEIGHT = { min: 260, max: 900 }; // px: the editor asks for its con
 
 const widget = (node, name) => node.widgets?.find((w) => w.name === name);
 const hasPlan = (node) => PLAN_WIDGETS.every((name) => name === "max_chunks" || widget(node, name));
-
-/** Hides the schedule STRING widget on both renderers; it stays serialised (workflow and API prompt). */
-function hideWidget(w) {
-  w.hidden = true;
-  w.options = w.options ?? {};
-  w.options.hidden = true;
-  w.computeSize = () => [0, -4];
-  w.computedHeight = 0;
-}
 
 /** The nodes `node`'s outputs feed. */
 function feeds(node) {
@@ -36,13 +30,15 @@ function feeds(node) {
 const margins = (view) => 2 * (view?.margin ?? 10);
 
 /**
- * Grows `node` to the size its widgets need, so nothing is drawn outside it. A height this function set (the
- * user has not resized the node since) follows the content down again too; a height the user chose only grows.
+ * Grows `node` to the size its widgets need, so nothing is drawn outside it. A new node's height, and a height
+ * this function set (the user has not resized the node since), follow the content down again too; a height the
+ * user chose or a workflow saved only grows.
  */
 function fitNode(node) {
   const need = node.computeSize?.();
   if (!need || !node.size) return;
-  const ours = node.ltx2FitHeight === node.size[1];
+  const ours = node.ltx2FitHeight === node.size[1] || node.ltx2Fresh;
+  node.ltx2Fresh = false;
   const height = ours ? need[1] : Math.max(node.size[1], need[1]);
   if (need[0] > node.size[0] || height !== node.size[1]) {
     node.setSize([Math.max(node.size[0], need[0]), height]);
@@ -133,13 +129,36 @@ function attachEditor(node) {
   });
   node.ltx2Editor = editor;
   fitOnLayout(node, editor.element);
-  for (const name of PLAN_WIDGETS) {
-    const w = widget(node, name);
-    if (!w) continue;
+}
+
+/** A setting of the frontend's, or undefined where the frontend has no such setting. */
+const setting = (id) => app.ui?.settings?.getSettingValue?.(id);
+
+/**
+ * The node's face: advanced widgets folded behind a toggle on the classic canvas (the Nodes 2.0 renderer folds
+ * them itself; the frontend's "always show advanced widgets" setting shows them all), unused lengths greyed.
+ */
+function attachNodeFace(node, nodeData) {
+  const fold = setting("Comfy.VueNodes.Enabled") !== true && setting("Comfy.Node.AlwaysShowAdvancedWidgets") !== true;
+  node.ltx2Face = attachFace(node, fold ? nodeData : null, {
+    followsMedia,
+    onToggle: () => {
+      // the user folded or unfolded: the node takes its content's height, whichever way it changed
+      node.setSize([node.size[0], node.computeSize()[1]]);
+      node.ltx2FitHeight = node.size[1];
+      fitSoon(node);
+    },
+  });
+}
+
+/** Every widget change redraws the editors (a plan input changed) and this node's face. */
+function watchWidgets(node) {
+  for (const w of node.widgets ?? []) {
     const callback = w.callback;
     w.callback = function () {
       const result = callback?.apply(this, arguments);
-      refreshEditors(node.graph ?? app.graph);
+      if (PLAN_WIDGETS.includes(w.name)) refreshEditors(node.graph ?? app.graph);
+      node.ltx2Face?.refresh();
       return result;
     };
   }
@@ -179,27 +198,34 @@ app.registerExtension({
     });
   },
   async beforeRegisterNodeDef(nodeType, nodeData) {
+    if (!nodeData.name?.startsWith(NODE_PREFIX)) return;
     const editor = EDITOR_NODES.includes(nodeData.name);
     const progress = PROGRESS_NODES.includes(nodeData.name);
-    if (!editor && !progress) return;
     const { onNodeCreated, onConfigure, onConnectionsChange, onRemoved } = nodeType.prototype;
     nodeType.prototype.onNodeCreated = function () {
       const result = onNodeCreated?.apply(this, arguments);
+      attachNodeFace(this, nodeData);
       if (editor) attachEditor(this);
       if (progress) attachProgress(this);
+      watchWidgets(this);
+      this.ltx2Fresh = true; // a new node takes its content's height at its first fit (a loaded one keeps its size)
       return result;
     };
     nodeType.prototype.onConfigure = function () {
       const result = onConfigure?.apply(this, arguments);
-      // the workflow's values are in the widgets now: read the schedule again; the nodes this one feeds
-      // exist once the whole graph is loaded, so plan again on the next frame
+      this.ltx2Fresh = false;
+      // the workflow's values and properties are on the node now: fold as it was saved, read the schedule
+      // again; the nodes this one feeds exist once the whole graph is loaded, so plan again on the next frame
+      this.ltx2Face?.apply();
       this.ltx2Editor?.load();
       if (typeof requestAnimationFrame === "function") requestAnimationFrame(() => this.ltx2Editor?.refresh());
+      fitSoon(this);
       return result;
     };
     nodeType.prototype.onConnectionsChange = function () {
       const result = onConnectionsChange?.apply(this, arguments);
       refreshEditors(this.graph ?? app.graph);
+      this.ltx2Face?.refresh();
       return result;
     };
     nodeType.prototype.onRemoved = function () {
@@ -207,6 +233,7 @@ app.registerExtension({
       this.ltx2Editor?.destroy();
       this.ltx2Editor = null;
       this.ltx2Progress = null;
+      this.ltx2Face = null;
       return onRemoved?.apply(this, arguments);
     };
   },

@@ -135,7 +135,7 @@ async function editorFeatures(page, id, settle) {
   out.measured = (await page.evaluate(() => window.ltx2Measure()))[id];
   return out;
 }
-const result = { errors: [], workflows: {} };
+const result = { errors: [], workflows: {}, loadedPrompts: {} };
 const browser = await chromium.launch({ executablePath: request.chromium, args: request.flags });
 try {
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
@@ -170,14 +170,22 @@ try {
       };
       const nodes = {};
       for (const node of app.graph.nodes) {
-        const parts = [["editor", node.ltx2Editor?.element], ["progress", node.ltx2Progress?.element], ["plan", node.ltx2PlanView]].filter(([, el]) => el);
+        const preview = node.widgets?.find((w) => w.name === "video-preview")?.element; // the frontend's own, after a run
+        const parts = [["editor", node.ltx2Editor?.element], ["progress", node.ltx2Progress?.element], ["plan", node.ltx2PlanView], ["preview", preview]].filter(([, el]) => el);
         if (!parts.length) continue;
         const [left, top] = toScreen(node.pos[0], node.pos[1] - title);
         const [right, bottom] = toScreen(node.pos[0] + node.size[0], node.pos[1] + node.size[1]);
         const entry = { type: node.type, size: [...node.size], node: { left, top, right, bottom } };
+        // the face: the canvas widgets shown (not our DOM ones), the advanced toggle's label, the greyed ones
+        const canvasWidgets = (node.widgets ?? []).filter((w) => !w.element);
+        entry.face = {
+          shown: canvasWidgets.filter((w) => !w.hidden).map((w) => w.name),
+          toggle: node.widgets?.find((w) => w.name === "ltx2_advanced")?.label ?? null,
+          disabled: canvasWidgets.filter((w) => w.disabled).map((w) => w.name),
+        };
         for (const [name, el] of parts) {
           const visible = el.isConnected && getComputedStyle(el).display !== "none" && el.getClientRects().length > 0;
-          entry[name] = { visible, box: box(el), scrollHeight: el.scrollHeight, clientHeight: el.clientHeight, text: el.innerText, stray: strayText(el) };
+          entry[name] = { visible, box: box(el), scrollHeight: el.scrollHeight, clientHeight: el.clientHeight, text: el.innerText, stray: strayText(el), ...(name === "preview" ? { html: el.innerHTML.slice(0, 500) } : {}) };
         }
         const timeline = node.ltx2Editor?.element.querySelector(".ltx2-timeline");
         if (timeline) entry.timeline = { box: box(timeline), height: timeline.offsetHeight, width: timeline.offsetWidth, chunks: timeline.querySelectorAll(".ltx2-chunk").length, keys: timeline.querySelectorAll(".ltx2-key").length };
@@ -217,6 +225,7 @@ try {
     await page.evaluate(() => window.ltx2Frame());
     await settle();
     result.workflows[name] = await page.evaluate(() => window.ltx2Measure());
+    result.loadedPrompts[name] = await page.evaluate(async () => (await window.app.graphToPrompt()).output);
     await page.screenshot({ path: join(request.shots, `${name}.png`) });
   }
 
@@ -236,6 +245,27 @@ try {
   const measured = await page.evaluate(() => window.ltx2Measure());
   result.fresh = Object.fromEntries(fresh.map((id, k) => [["schedule", "sampler"][k], measured[id]]));
   await page.screenshot({ path: join(request.shots, "new_nodes.png") });
+
+  // the new sampler's advanced settings: unfolded and folded again with the mouse on the canvas toggle
+  const sampler = fresh[1];
+  const clickToggle = async () => {
+    const at = await page.evaluate((id) => {
+      const app = window.app;
+      const node = app.graph.getNodeById(id);
+      const toggle = node.widgets.find((w) => w.name === "ltx2_advanced");
+      const y = node.pos[1] + (toggle.y ?? toggle.last_y) + (toggle.computedHeight ?? window.LiteGraph.NODE_WIDGET_HEIGHT) / 2;
+      const [cx, cy] = app.canvas.ds.convertOffsetToCanvas([node.pos[0] + node.size[0] / 2, y]);
+      const r = app.canvas.canvas.getBoundingClientRect();
+      return [r.left + cx, r.top + cy];
+    }, sampler);
+    await page.mouse.click(at[0], at[1]);
+    await settle();
+    await settle();
+    return (await page.evaluate(() => window.ltx2Measure()))[sampler];
+  };
+  result.face = { folded: measured[sampler], opened: await clickToggle() };
+  await page.screenshot({ path: join(request.shots, "advanced_open.png") });
+  result.face.refolded = await clickToggle();
 
   // an edit with the keyboard on the one-minute example: chunk 2's seed, committed with Enter
   const edit = request.edit;
@@ -270,7 +300,9 @@ try {
   // the rest of the run: the last chunks, the end and the video output the frontend previews on the node
   await page.evaluate(() => fetch("/api/ltx2-test/finish", { method: "POST" }));
   await page.waitForFunction((id) => /Done/.test(window.app.graph.getNodeById(id)?.ltx2Progress?.element.innerText ?? ""), edit.node, { timeout: 15_000 });
-  await page.waitForTimeout(500);
+  await page.waitForFunction((id) => window.app.graph.getNodeById(id)?.widgets?.find((w) => w.name === "video-preview")?.element.querySelector("video")?.readyState >= 2, edit.node, { timeout: 15_000 }).catch(() => {});
+  await settle();
+  await page.evaluate((id) => window.ltx2Frame([id], 0.5), edit.node);
   await settle();
   result.done = (await page.evaluate(() => window.ltx2Measure()))[edit.node];
   result.done.widgets = await page.evaluate((id) => {
