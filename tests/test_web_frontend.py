@@ -211,9 +211,11 @@ def test_anchors_from_the_input_folder_picker(frontend):
     assert all(i["loaded"] for i in features["picker"]["images"]), "thumbnails from /view?type=input"
     anchors = ChunkSchedule.parse(features["anchor"]).anchors
     assert [(a.chunk, a.position, a.image) for a in anchors] == [(3, "last", "harbour.png")]
+    assert [a.strength for a in anchors] == [1]
+    assert [a.strength for a in ChunkSchedule.parse(features["strength"]).anchors] == [0.6], "a strength typed and saved with Enter"
     two = ChunkSchedule.parse(features["twoAnchors"]).anchors
-    assert [(a.chunk, a.position, a.image) for a in two] == [(3, "last", "harbour.png"), (1, "first", "night.png")]
-    assert features["removed"] == features["anchor"], "the remove button takes the anchor out"
+    assert [(a.chunk, a.position, a.image, a.strength) for a in two] == [(3, "last", "harbour.png", 0.6), (1, "first", "night.png", 1)]
+    assert features["removed"] == features["strength"], "the remove button takes the anchor out"
     shown = features["anchorShown"]
     assert len(shown["rows"]) == 1 and "harbour.png" in shown["rows"][0]["text"] and shown["rows"][0]["loaded"]
     assert shown["onTimeline"] == shown["onRuler"] == 1

@@ -93,8 +93,8 @@ async function editorFeatures(page, id, settle) {
   await (await reveal(editor.locator("button.ltx2-more"))).click();
   out.columnsAfter = await editor.locator(".ltx2-table th").allTextContents();
 
-  // anchors from the picker: harbour.png on chunk 3's last frame (chunk chosen on the timeline), night.png on
-  // chunk 1's first frame, then night.png removed
+  // anchors from the picker: harbour.png on chunk 3's last frame (chunk chosen on the timeline) at strength 0.6
+  // (typed, Enter), night.png on chunk 1's first frame, then night.png removed
   const pick = async (chunk, position, image, shot) => {
     await (await reveal(editor.locator(`.ltx2-chunk[data-index="${chunk}"]`))).click();
     await (await reveal(editor.locator(".ltx2-anchors select").nth(1))).selectOption(position);
@@ -115,6 +115,11 @@ async function editorFeatures(page, id, settle) {
   };
   await pick(3, "last", "harbour.png", true);
   out.anchor = await saved();
+  const strength = await reveal(editor.locator('.ltx2-anchor-row[data-anchor="0"] input.ltx2-anchor-strength'));
+  await strength.fill("0.6");
+  await strength.press("Enter");
+  await settle();
+  out.strength = await saved();
   await pick(1, "first", "night.png", false);
   out.twoAnchors = await saved();
   await (await reveal(editor.locator('.ltx2-anchor-row[data-anchor="1"] button.ltx2-remove-anchor'))).click();

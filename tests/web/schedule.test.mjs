@@ -44,6 +44,7 @@ test("every edit writes sparse JSON the JSON Schema accepts, and reading it back
       (x) => edit.setChunkValue(x, "denoise", 0, 0.8),
       (x) => edit.addAnchor(x, PLAN, 2, "last", "picked.png"),
       (x) => edit.addAnchor(x, PLAN, 2, "last", "picked again.png"),
+      (x) => edit.setAnchorStrength(x, x.anchors.length - 1, 0.35),
     ];
     for (const step of steps) {
       s = step(s);
@@ -142,6 +143,9 @@ test("anchors added from the picker: one per chunk and position; guidance per ch
   s = edit.addAnchor(s, PLAN, 2, "first", "d.png");
   assert.deepEqual(resolveChunk(s, 2, PLAN).anchors.map((a) => a.image), ["d.png", "c.png"]);
   assert.throws(() => edit.addAnchor(s, PLAN, 1, "middle", "e.png"), RangeError);
+  s = edit.setAnchorStrength(s, 1, 0.75);
+  assert.deepEqual(resolveChunk(s, 2, PLAN).anchors.map((a) => [a.image, a.strength]), [["d.png", 0.75], ["c.png", 0.5]]);
+  for (const bad of [1.5, -0.1, NaN]) assert.throws(() => edit.setAnchorStrength(s, 1, bad), /strength is a number from 0 to 1/);
   s = edit.removeAnchor(s, 0);
   assert.deepEqual(s.anchors.map((a) => a.image), ["d.png"]);
 

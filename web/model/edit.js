@@ -189,6 +189,14 @@ export function addAnchor(s, plan, chunk, position, image) {
   return out;
 }
 
+/** Sets anchor `k`'s strength (0..1: how firmly the pinned frame holds the image). */
+export function setAnchorStrength(s, k, strength) {
+  if (!(Number.isFinite(strength) && strength >= 0 && strength <= 1)) throw new RangeError(`an anchor's strength is a number from 0 to 1, got ${strength}`);
+  const out = copy(s);
+  out.anchors[k].strength = strength;
+  return out;
+}
+
 export function removeAnchor(s, k) {
   const out = copy(s);
   out.anchors.splice(k, 1);

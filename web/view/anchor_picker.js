@@ -1,16 +1,17 @@
-// The editor's anchor section: each anchor with its thumbnail and a remove button, and "add an anchor": a
+// The editor's anchor section: each anchor with its thumbnail, its strength and a remove button, and "add an anchor": a
 // chunk, its first or last frame, and a picker of the images in ComfyUI's input folder (thumbnails; a click
 // pins the image). Drawn inside the editor, so nothing spills out of the node. No ComfyUI imports.
 
 import * as edit from "../model/edit.js";
 import { pointChunk } from "../model/schedule.js";
-import { h, select } from "./dom.js";
+import { committing, h, select } from "./dom.js";
 import { anchorFrame, placeText } from "./timeline_strip.js";
 
 export const ANCHOR_CSS = `
 .ltx2-anchor-row img,.ltx2-anchor-row .ltx2-thumb-missing{width:28px;height:28px;object-fit:cover;border:1px solid #666;flex:none;background:#444;box-sizing:border-box}
 .ltx2-thumb-missing{display:flex;align-items:center;justify-content:center;color:#aaa}
 .ltx2-anchor-row span{flex:1;min-width:0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.ltx2-anchor-row input.ltx2-anchor-strength{width:52px;flex:none}
 .ltx2-picker{display:grid;grid-template-columns:repeat(auto-fill,minmax(72px,1fr));gap:4px;max-height:172px;overflow:auto;border:1px solid #444;border-radius:3px;padding:4px}
 .ltx2-picker button{display:flex;flex-direction:column;align-items:center;gap:2px;padding:2px;min-width:0}
 .ltx2-picker img{width:64px;height:48px;object-fit:cover;background:#444}
@@ -35,7 +36,9 @@ export function drawAnchors(ctx) {
     const frame = anchorFrame(plan, a);
     box.append(h(doc, "div", { className: "ltx2-row ltx2-anchor-row", dataset: { anchor: k } },
       url ? h(doc, "img", { src: url, alt: "", onerror: (e) => e.target.replaceWith(missing(doc)) }) : missing(doc),
-      h(doc, "span", { title: a.image }, `${a.image}: ${a.position} frame of chunk ${pointChunk(a, plan)} (${placeText(a)}${frame === null ? ", past the end" : `, frame ${frame}`}), strength ${a.strength}`),
+      h(doc, "span", { title: a.image }, `${a.image}: ${a.position} frame of chunk ${pointChunk(a, plan)} (${placeText(a)}${frame === null ? ", past the end" : `, frame ${frame}`}), strength`),
+      committing(h(doc, "input", { type: "number", min: 0, max: 1, step: 0.05, value: String(a.strength), className: "ltx2-anchor-strength", title: "how firmly the frame holds the image: 1 = exactly, lower lets it move (Enter saves, Escape cancels)" }),
+        (v) => ctx.tryEdit(() => edit.setAnchorStrength(schedule, k, v.trim() === "" ? NaN : Number(v)))),
       h(doc, "button", { title: "remove this anchor", className: "ltx2-remove-anchor", onclick: () => ctx.tryEdit(() => edit.removeAnchor(schedule, k)) }, "✕")));
   });
 
