@@ -314,8 +314,22 @@ def test_changed_advanced_settings_and_unused_lengths_are_shown(frontend):
     assert frontend["face"]["folded"]["face"]["disabled"] == []
 
 
+def test_the_nodes_2_renderer_shows_the_editor_and_folds_the_advanced_inputs_itself(frontend):
+    vue = frontend["vue"]
+    assert vue["nodeText"] is not None, "the sampler is drawn as a Vue node"
+    assert vue["editor"]["visible"] and vue["timeline"]["height"] >= 60 and vue["timeline"]["chunks"] == 15
+    lines = vue["nodeText"].splitlines()
+    assert "total_frames (seconds wins)" in lines and "filename_prefix" in lines
+    assert not any("advanced settings (" in line for line in lines), "no fold of ours on Nodes 2.0"
+    # the frontend's own fold of advanced inputs on Vue nodes is in 1.45 (1.41.8's experimental Nodes 2.0 lists them)
+    folds = tuple(int(p) for p in frontend["version"].split(".")[:2]) >= (1, 45)
+    assert ({"drift", "steps", "handoff"} <= set(lines)) != folds, frontend["version"]
+    outer, box = vue["node"], vue["editor"]["box"]
+    assert outer["top"] - SLACK <= box["top"] and box["bottom"] <= outer["bottom"] + SLACK
+
+
 def test_screenshots_were_written(frontend):
-    for name in [*(p.stem for p in EXAMPLES), "new_nodes", "advanced_open", "editor_features", "anchor_picker", "run", "run_done"]:
+    for name in [*(p.stem for p in EXAMPLES), "new_nodes", "advanced_open", "editor_features", "anchor_picker", "run", "run_done", "nodes_2"]:
         data = (frontend["shots"] / f"{name}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, name
 

@@ -318,6 +318,16 @@ try {
     });
   }, edit.node);
   await page.screenshot({ path: join(request.shots, "run_done.png") });
+
+  // the Nodes 2.0 renderer (a setting): the editor on a Vue node; the frontend folds the advanced inputs itself
+  await page.evaluate(() => window.app.ui.settings.setSettingValueAsync("Comfy.VueNodes.Enabled", true));
+  await page.evaluate(async (wf) => window.app.loadGraphData(structuredClone(wf), true, true), request.workflows[edit.workflow]);
+  await settle();
+  await page.evaluate(() => window.ltx2Frame());
+  await settle();
+  result.vue = (await page.evaluate(() => window.ltx2Measure()))[edit.node];
+  result.vue.nodeText = await page.evaluate((id) => document.querySelector(`[data-node-id="${id}"]`)?.innerText ?? null, edit.node);
+  await page.screenshot({ path: join(request.shots, "nodes_2.png") });
 } catch (e) {
   result.errors.push(`driver: ${e.stack ?? e}`);
   await browser.contexts()[0]?.pages()[0]?.screenshot({ path: join(request.shots, "failure.png") }).catch(() => {});
