@@ -394,18 +394,10 @@ _DEMO_IGNORES = (("--fused-lora", "fused_lora"), ("--upsampler", "upsampler"), (
                  ("--vae", "vae"), ("--audio-vae", "audio_vae"), ("--low-ram", "low_ram"), ("--fp8-matmul", "fp8_matmul"))  # fmt: skip
 
 
-def _attention(name: str, device) -> None:
-    """``--attention``: the kernel, installed, on a device it runs on."""
-    from .model.attention import set_attention_backend
-
-    if name != "sdpa" and device is not None and device.type != "cuda":
-        raise InputError([("--attention", f"{name} runs on CUDA only; leave it out (sdpa) on {device.type}")])
-    set_attention_backend(name)
-
-
 def _check_render(args: argparse.Namespace):
     """Everything about a render that can be checked before a model loads; one InputError lists every problem."""
     from .pipeline.settings import RenderSettings, full_schedule
+    from .pipeline.speed import use_attention
 
     problems: list[tuple[str, str]] = []
     if args.demo == bool(args.checkpoint):
@@ -416,7 +408,7 @@ def _check_render(args: argparse.Namespace):
     fused = [lora for spec in args.fused_lora for lora in [gather(problems, partial(_fused_lora, spec))] if lora]
     loras = [(name, Path(path)) for spec in args.lora for name, path in [gather(problems, partial(_split, spec, "=", "", "--lora")) or ("", "")] if name]
     device = gather(problems, lambda: device_from_flag(args.device if args.device or not args.demo else "cpu"))
-    gather(problems, lambda: _attention(args.attention, device))
+    gather(problems, lambda: use_attention(args.attention, device))
     problems += file_problems([*_model_files(args), ("--tokenizer", args.tokenizer, "any"), ("--image", args.image, "file"),
                                 *(("--fused-lora", path, "file") for path, _ in fused), *(("--lora", path, "file") for _, path in loras)])  # fmt: skip
     problems += output_problems(args.out, args.run_dir)

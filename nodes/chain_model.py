@@ -13,7 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..ltx2.memory.planner import Geometry
+from ..ltx2.model.attention import attention_backend, set_attention_backend
 from ..ltx2.pipeline.models import LTXModels
+from ..ltx2.pipeline.speed import use_attention
 from .host import ManagedModules, io
 
 ModelType = io.Custom("LTX2CHAIN_MODEL")
@@ -36,6 +38,8 @@ class ChainModel:
     loras: tuple[RuntimeLora, ...] = ()
     resident_blocks: int = 0
     """Outside ComfyUI's management: > 0 streams the DiT's blocks (that many resident) in every run."""
+    attention: str = "sdpa"
+    """The attention kernel every run of this model uses (checked when the model loaded)."""
 
     def with_lora(self, lora: RuntimeLora) -> ChainModel:
         if any(existing.name == lora.name for existing in self.loras):
@@ -51,7 +55,8 @@ TEXT_ONLY = Geometry(width=32, height=32, frames=1, tail_frames=1)
 def prepared(model: ChainModel, geometry: Geometry = TEXT_ONLY) -> Iterator[LTXModels]:
     """The models ready for one run of ``geometry``: inside ComfyUI each phase of the run loads its components
     through ComfyUI's model management as it starts (with the planner's working memory for ``geometry``); this
-    handle's LoRAs are attached, and come off again afterwards, whatever happens."""
+    handle's LoRAs are attached, and the model's attention kernel is used; both are undone afterwards, whatever
+    happens."""
     if model.managed is not None:
         models = dataclasses.replace(model.models, device=model.managed.load_device, lora_files={})
         model.managed.attach(models, geometry)
@@ -60,10 +65,13 @@ def prepared(model: ChainModel, geometry: Geometry = TEXT_ONLY) -> Iterator[LTXM
         if model.resident_blocks:
             models.offload("blocks", blocks=model.resident_blocks)
     # ``replace`` made a fresh LoRA set and residency, on the device the weights are on now
+    previous = attention_backend()
     try:
+        use_attention(model.attention, None)  # checked for the device when the model loaded
         for lora in model.loras:
             models.add_lora(lora.name, lora.path, lora.scale)
         yield models
     finally:
         models.loras.clear()
         models.residency.close()
+        set_attention_backend(previous)

@@ -9,10 +9,13 @@ import torch
 from ..ltx2.errors import InputError
 from ..ltx2.host import default_device, default_dtype
 from ..ltx2.loading.model_set import ModelSet
+from ..ltx2.model.compile import compile_blocks
+from ..ltx2.options import ATTENTION_BACKENDS
 from ..ltx2.pipeline.models import demo_models, load_models
+from ..ltx2.pipeline.speed import check_attention
 from . import host, model_files
 from .chain_model import ChainModel, ModelType, RuntimeLora
-from .host import CATEGORY, NODE_PREFIX, io
+from .host import ADVANCED, CATEGORY, NODE_PREFIX, io
 
 LOADERS = CATEGORY + "/loaders"
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -45,7 +48,8 @@ def _placement(device: str, dtype: str) -> tuple[torch.device, torch.device, tor
 
 
 def _common_inputs() -> list:
-    """The loaders' inputs after the model files: tokenizer, placement, fused LoRA, upsampler, memory options."""
+    """The loaders' inputs after the model files: tokenizer, placement, fused LoRA, upsampler, memory and speed
+    options (new inputs go last, so saved workflows' widget values keep their places)."""
     return [
         io.Combo.Input("tokenizer", options=[AUTO_TOKENIZER, *model_files.list_tokenizers()], default=AUTO_TOKENIZER, tooltip="'auto': the tokenizer inside the text encoder's folder or single file. Otherwise a folder in models/text_encoders holding tokenizer.json or tokenizer.model."),
         io.Combo.Input("dtype", options=["auto", *DTYPES], default="auto", tooltip="Compute dtype. 'auto': what ComfyUI picks for this GPU (bf16 on recent NVIDIA cards); fp32 on CPU."),
@@ -66,23 +70,37 @@ def _common_inputs() -> list:
             "ComfyUI builds where partial loading is not enough. About 0.4 GiB per block for a bf16 22B model, "
             "0.2 GiB fp8."
         )),
+        io.Boolean.Input("compile", default=False, optional=True, tooltip=(
+            "Compile the DiT's transformer blocks with torch.compile: the first denoise steps of a run are slower "
+            "while they compile (again for a new size or guidance), the later ones faster. Results stay within bf16 "
+            "tolerance of the uncompiled model. Part of the resume key: chunks rendered the other way are rendered again."
+        ), **ADVANCED),
+        io.Combo.Input("attention", options=list(ATTENTION_BACKENDS), default="sdpa", optional=True, tooltip=(
+            "The DiT's attention kernel. 'sdpa': PyTorch's own, always available. 'sageattention' (8-bit, "
+            "approximate) and 'flash-attn' can be faster; they run on a CUDA GPU in bf16 or fp16 and need their "
+            "package installed in ComfyUI's Python (masked attention stays on sdpa). One that is not installed stops "
+            "the loader with an error naming this input and the fix: pip install it, or choose sdpa. Part of the "
+            "resume key: chunks rendered with another kernel are rendered again."
+        ), **ADVANCED),
     ]
 
 
-def _load(files: ModelSet, tokenizer, dtype, device, distilled_lora, distilled_lora_strength, spatial_upsampler, weight_dtype, resident_blocks) -> ChainModel:
+def _load(files: ModelSet, tokenizer, dtype, device, distilled_lora, distilled_lora_strength, spatial_upsampler, weight_dtype, resident_blocks, compile, attention) -> ChainModel:
     tok = None if tokenizer == AUTO_TOKENIZER else model_files.resolve(model_files.TEXT_ENCODERS, tokenizer)
     fused = () if distilled_lora == NONE else ((str(model_files.resolve(model_files.LORAS, distilled_lora)), distilled_lora_strength),)
     upsampler = None if spatial_upsampler == NONE else model_files.resolve(model_files.LATENT_UPSCALERS, spatial_upsampler)
     if weight_dtype not in WEIGHT_DTYPES:
         raise ValueError(f"weight_dtype: {weight_dtype!r} is not one of {', '.join(WEIGHT_DTYPES)}")
     load, offload, compute, managed = _placement(device, dtype)
+    check_attention(attention, load)  # before the files load; each run of the model switches to it (prepared)
     models = load_models(
         files, tokenizer=tok, device=offload, dtype=compute, fused_loras=fused, spatial_upsampler=upsampler,
         weights=WEIGHT_DTYPES[weight_dtype], operations=host.layer_operations() if managed else None,
     )  # fmt: skip
-    if managed:
-        return ChainModel(models, host.ManagedModules(models.modules(), load, offload, resident_blocks=resident_blocks))
-    return ChainModel(models, resident_blocks=resident_blocks)
+    if compile:
+        compile_blocks(models.transformer)
+    managed_modules = host.ManagedModules(models.modules(), load, offload, resident_blocks=resident_blocks) if managed else None
+    return ChainModel(models, managed_modules, resident_blocks=resident_blocks, attention=attention)
 
 
 class ModelLoader(io.ComfyNode):
@@ -107,14 +125,14 @@ class ModelLoader(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, checkpoint, text_encoder, tokenizer, dtype, device, distilled_lora, distilled_lora_strength, spatial_upsampler, weight_dtype=DEFAULT_WEIGHTS, resident_blocks=0):
+    def execute(cls, checkpoint, text_encoder, tokenizer, dtype, device, distilled_lora, distilled_lora_strength, spatial_upsampler, weight_dtype=DEFAULT_WEIGHTS, resident_blocks=0, compile=False, attention="sdpa"):
         try:
             files = ModelSet.resolve(model_files.resolve(model_files.CHECKPOINTS, checkpoint), model_files.resolve(model_files.TEXT_ENCODERS, text_encoder), flags=INPUT_NAMES)
         except InputError as error:
             if {field for field, _ in error.problems} <= {"vae", "audio_vae"}:  # a transformer without its VAEs
                 raise InputError([("checkpoint", f"{checkpoint} holds only a transformer (LTX-2.5 ships split files): load it with Load LTX-2.5 Model (split files)")]) from None
             raise
-        return io.NodeOutput(_load(files, tokenizer, dtype, device, distilled_lora, distilled_lora_strength, spatial_upsampler, weight_dtype, resident_blocks))
+        return io.NodeOutput(_load(files, tokenizer, dtype, device, distilled_lora, distilled_lora_strength, spatial_upsampler, weight_dtype, resident_blocks, compile, attention))
 
 
 class SplitModelLoader(io.ComfyNode):
@@ -141,12 +159,12 @@ class SplitModelLoader(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, transformer, text_encoder, vae, audio_vae, tokenizer, dtype, device, distilled_lora, distilled_lora_strength, spatial_upsampler, weight_dtype=DEFAULT_WEIGHTS, resident_blocks=0):
+    def execute(cls, transformer, text_encoder, vae, audio_vae, tokenizer, dtype, device, distilled_lora, distilled_lora_strength, spatial_upsampler, weight_dtype=DEFAULT_WEIGHTS, resident_blocks=0, compile=False, attention="sdpa"):
         files = ModelSet.resolve(
             model_files.resolve(model_files.DIFFUSION_MODELS, transformer), model_files.resolve(model_files.TEXT_ENCODERS, text_encoder),
             vae=model_files.resolve(model_files.VAE, vae), audio_vae=model_files.resolve(model_files.VAE, audio_vae), flags=SPLIT_INPUT_NAMES,
         )  # fmt: skip
-        return io.NodeOutput(_load(files, tokenizer, dtype, device, distilled_lora, distilled_lora_strength, spatial_upsampler, weight_dtype, resident_blocks))
+        return io.NodeOutput(_load(files, tokenizer, dtype, device, distilled_lora, distilled_lora_strength, spatial_upsampler, weight_dtype, resident_blocks, compile, attention))
 
 
 class LoraLoader(io.ComfyNode):

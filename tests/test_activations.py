@@ -273,6 +273,9 @@ def test_tiling_for_budget():
         earlier = candidates[: candidates.index(tiling)]
         assert all(activations.vae_decode_peak(config, *clip, t, 2) > budget for t in earlier)  # the largest that fits
     assert activations.tiling_for_budget(config, *clip, 1, 2) == candidates[-1]  # nothing fits: the smallest
+    small = (25, 128, 192)  # under the smallest tiles on every axis: nothing to tile
+    assert activations.tiling_candidates(*small) == []
+    assert activations.tiling_for_budget(config, *small, 1, 2) is None
 
 
 def test_budgeted_tiling_keeps_a_real_decode_within_the_budget(tiny_vae):

@@ -1,9 +1,14 @@
-"""Speed work that must not change results: per-chunk caches, batched guidance passes, no host syncs in a step, a
-block compiled as one graph, and the attention backend switch."""
+"""Speed work that must not change results: per-chunk caches, batched guidance passes, text keys/values made once per
+prompt, the STG pass sharing the conditional pass's first blocks, no host syncs in a step, a block compiled as one
+graph, and the attention backend switch."""
 
 import importlib.machinery
+import json
 import sys
 import types
+from functools import partial
+
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +19,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from ltx2.errors import InputError
 from ltx2.model import attention, transformer
 from ltx2.model.compile import compile_blocks
-from ltx2.model.transformer import ForwardCache, ModalityInput, Perturbation
+from ltx2.model.transformer import ForwardCache, ModalityInput, Perturbation, TransformerConfig, text_cache_bytes
 from ltx2.sampling.conditioning import replace_tokens
 from ltx2.sampling.euler import Ancestral, blend, euler_step, to_x0
 from ltx2.sampling.guidance import Guidance
@@ -36,6 +41,26 @@ def setup(arch: str):
     contexts = (video.context[:1], audio.context[:1])
     negative = (torch.randn_like(contexts[0]), torch.randn_like(contexts[1]))
     return model, v, a, contexts, negative
+
+
+def batch_of_two(video: TokenState, audio: TokenState, contexts, negative):
+    """The same inputs as a batch of two samples: other noise and other prompts for the second."""
+
+    def two(state: TokenState) -> TokenState:
+        latent = torch.cat((state.latent, torch.randn_like(state.latent)))
+        return TokenState(latent, state.clean.repeat(2, 1, 1), state.mask.repeat(2, 1, 1), state.positions, state.target_tokens, state.keyframes.repeat(2, 1))
+
+    def more(c):
+        return tuple(torch.cat((x, torch.randn_like(x))) for x in c)
+
+    return two(video), two(audio), more(contexts), more(negative)
+
+
+def plain_passes(model, video, audio, sigma, contexts, negative):
+    """Every guidance pass of :data:`GUIDED`, each a plain call: name -> (video, audio) velocity."""
+    stg = Perturbation(skip_video_self_attn=GUIDED.stg_blocks, skip_audio_self_attn=GUIDED.stg_blocks)
+    plain = {"cond": (contexts, None), "negative": (negative, None), "perturbed": (contexts, stg), "isolated": (contexts, transformer.ISOLATED)}
+    return {name: plain_pass(model, video, audio, sigma, c, p) for name, (c, p) in plain.items()}
 
 
 def plain_pass(model, video: TokenState, audio: TokenState, sigma, contexts, perturbation=None):
@@ -100,10 +125,8 @@ def test_batched_guidance_passes_equal_sequential_ones(arch):
                 torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-5)
         # the sequential passes themselves are the plain ones (cond, negative, STG, isolated)
         passes = sequential._all_passes(video, audio, sigma)
-        stg = Perturbation(skip_video_self_attn=(1,), skip_audio_self_attn=(1,))
-        plain = {"cond": (contexts, None), "negative": (negative, None), "perturbed": (contexts, stg), "isolated": (contexts, transformer.ISOLATED)}
-        for name, (c, p) in plain.items():
-            torch.testing.assert_close(passes[name], plain_pass(model, video, audio, sigma, c, p), rtol=0, atol=0)
+        for name, plain in plain_passes(model, video, audio, sigma, contexts, negative).items():
+            torch.testing.assert_close(passes[name], plain, rtol=0, atol=0)
         assert not torch.allclose(got[0], passes["cond"][0], atol=1e-3)  # guidance does something
         # a negative prompt with another token count cannot share the batch: the passes run one after another
         short = (negative[0][:, :-1], negative[1][:, :-1])
@@ -113,11 +136,132 @@ def test_batched_guidance_passes_equal_sequential_ones(arch):
         torch.testing.assert_close(fallback(video, audio, sigma), reference(video, audio, sigma), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("batch", [1, 2])
+def test_each_saving_gives_the_plain_passes(arch, batch):
+    """Text keys/values made once per prompt (per run on the 19B, per step on 2.3) and the STG pass started from
+    the conditional pass's states, each on its own and together, batched and one pass after another."""
+    model, video, audio, contexts, negative = setup(arch)
+    if batch == 2:
+        video, audio, contexts, negative = batch_of_two(video, audio, contexts, negative)
+    sigmas = [torch.tensor(s) for s in (1.0, 0.6, 0.3)]
+    ways = {
+        "text": {"share_stg_prefix": False},
+        "stg prefix": {"cache_text": False},
+        "both": {},
+        "text, sequential": {"batch_passes": False},
+    }
+    with torch.no_grad():
+        expected = [plain_passes(model, video, audio, s, contexts, negative) for s in sigmas]
+        for way, options in ways.items():
+            velocity = DiTVelocity(model, *contexts, negative=negative, guidance=(GUIDED, GUIDED), **options)
+            assert velocity.batched == ("sequential" not in way)
+            for sigma, plain in zip(sigmas, expected):  # the later steps from what the first one kept
+                passes = velocity._all_passes(video, audio, sigma)
+                for name, (v, a) in plain.items():
+                    exact = 0 if "sequential" in way else 1e-5  # the same calls as the plain passes: to the bit
+                    torch.testing.assert_close(passes[name], (v, a), rtol=exact, atol=exact, msg=lambda m: f"{way}, {name}, sigma {sigma}: {m}")
+        for cache_text in (True, False):
+            velocity = DiTVelocity(model, *contexts, cache_text=cache_text)
+            for sigma in sigmas:
+                torch.testing.assert_close(velocity(video, audio, sigma), plain_pass(model, video, audio, sigma, contexts), rtol=0, atol=0)
+
+
+def record_text_projections(model) -> list[tuple[str, int, int]]:
+    """(layer, context rows, output bytes) of every call of a text cross-attention's key/value projections and key
+    norm."""
+    calls = []
+    for block in model.transformer_blocks:
+        for attn in (block.attn2, block.audio_attn2):
+            for name in ("to_k", "k_norm", "to_v"):
+                getattr(attn, name).register_forward_hook(lambda m, args, out, name=name: calls.append((name, args[0].shape[0], out.nbytes)))
+    return calls
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_text_keys_and_values_are_made_once_per_run_on_the_19b_and_once_per_step_on_23(arch):
+    model, video, audio, contexts, negative = setup(arch)
+    calls = record_text_projections(model)
+    steps = 3
+
+    def per_call(rows: int) -> list[tuple[str, int]]:  # every block, both streams, each layer once on ``rows`` rows
+        return [(name, rows) for _ in model.transformer_blocks for _ in range(2) for name in ("to_k", "k_norm", "to_v")]
+
+    kept_across_steps = not model.cfg.prompt_adaln
+    assert kept_across_steps == (arch == "ltx2")
+    expected = {
+        # batched: the positive and the negative prompt, 2 rows (the STG and isolated passes take the positive's)
+        "batched": per_call(2) * (1 if kept_across_steps else steps),
+        # one pass after another: the 19B's cond, STG and isolated passes find the positive prompt's kept
+        "sequential": per_call(1) * (2 if kept_across_steps else 4 * steps),
+        # without cache_text every pass makes its own at every step
+        "batched, cache_text off": per_call(4) * steps,
+        "sequential, cache_text off": per_call(1) * 4 * steps,
+    }
+    with torch.no_grad():
+        for way, want in expected.items():
+            calls.clear()
+            velocity = DiTVelocity(model, *contexts, negative=negative, guidance=(GUIDED, GUIDED), batch_passes="sequential" not in way, cache_text="off" not in way)
+            for sigma in torch.linspace(0.9, 0.3, steps):
+                velocity(video, audio, sigma)
+            assert sorted((name, rows) for name, rows, _ in calls) == sorted(want), way
+            if way == "batched":  # the 19B keeps what it made (keys: the norm's output), as text_cache_bytes counts; 2.3 none
+                made = sum(nbytes for name, _, nbytes in calls if name != "to_k")
+                assert text_cache_bytes(model.cfg, contexts[0].shape[1], 2, torch.float32) == (made if kept_across_steps else 0)
+
+
+def test_text_cache_bytes_of_the_full_size_models():
+    manifests = Path(__file__).parent / "fixtures/reference/manifests"
+    full = {name: TransformerConfig.from_config(json.loads((manifests / f"{name}.json").read_text())["config"]["transformer"]) for name in ("ltx-2-19b", "ltx-2.3-22b")}
+    assert text_cache_bytes(full["ltx-2-19b"], 1024, 1, torch.bfloat16) == 1.125 * 2**30  # 48 blocks x (4096 + 2048) x 2 x 1024 x 2 bytes
+    assert text_cache_bytes(full["ltx-2-19b"], 1024, 2, torch.float32) == 4.5 * 2**30
+    assert text_cache_bytes(full["ltx-2.3-22b"], 1024, 2, torch.bfloat16) == 0  # made per step, never kept
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("batch", [1, 2])
+def test_the_stg_pass_runs_only_from_its_first_skipped_block(arch, batch):
+    model, video, audio, contexts, negative = setup(arch)
+    if batch == 2:
+        video, audio, contexts, negative = batch_of_two(video, audio, contexts, negative)
+    seen = []
+
+    def record(block, args, i):
+        if args[0] is not None:  # (a call with no states makes the 19B's text keys/values: not a block run)
+            seen.append((i, args[0].shape[0], args[1].shape[0]))
+
+    for i, block in enumerate(model.transformer_blocks):
+        block.register_forward_pre_hook(partial(record, i=i))
+    late, early = GUIDED, Guidance(cfg=3.0, stg=1.0, stg_blocks=(0,), modality=3.0)
+    ways = {  # (guidance, share_stg_prefix) -> samples each block runs
+        (late, True): [(0, 3 * batch), (1, 4 * batch)],  # block 0 without the STG pass: it joins at block 1
+        (late, False): [(0, 4 * batch), (1, 4 * batch)],
+        (early, True): [(0, 4 * batch), (1, 4 * batch)],  # skipped from block 0 on: nothing to share
+    }
+    with torch.no_grad():
+        for (guidance, share), want in ways.items():
+            seen.clear()
+            DiTVelocity(model, *contexts, negative=negative, guidance=(guidance, guidance), share_stg_prefix=share)(video, audio, torch.tensor(0.5))
+            assert seen == [(i, n, n) for i, n in want], (guidance.stg_blocks, share)
+
+
+def test_twins_and_context_rows_are_checked():
+    model, video, audio, contexts, _ = setup("ltx2")
+    velocity = DiTVelocity(model, *contexts)
+    vi, ai = velocity._input(video, torch.tensor(0.5), contexts[0].repeat(2, 1, 1), 2), velocity._input(audio, torch.tensor(0.5), contexts[1].repeat(2, 1, 1), 2)
+    with torch.no_grad(), pytest.raises(ValueError, match="twins"):
+        model(vi, ai, twins=1)
+    vi.context_index = ai.context_index = (0, 1, 0)
+    with torch.no_grad(), pytest.raises(ValueError, match=r"context_index \(0, 1, 0\) does not map a batch of 2 onto 2 context rows"):
+        model(vi, ai)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("batch_passes", [True, False])
-def test_a_guided_step_has_no_data_dependent_host_sync(batch_passes):
+def test_a_guided_step_has_no_data_dependent_host_sync(arch, batch_passes):
     """Under FakeTensorMode any op whose output shape or Python value depends on tensor data raises (torch.unique,
     .item(), bool(tensor), boolean masks): a warm step runs there, a cold one (which finds the mask's values) not."""
-    model, video, audio, contexts, negative = setup("ltx23")
+    model, video, audio, contexts, negative = setup(arch)
     velocity = DiTVelocity(model, *contexts, negative=negative, guidance=(GUIDED, GUIDED), batch_passes=batch_passes)
     sigma, sigma_next = torch.tensor(0.7), torch.tensor(0.4)
     with torch.no_grad():
@@ -135,10 +279,11 @@ def test_a_guided_step_has_no_data_dependent_host_sync(batch_passes):
 @pytest.mark.parametrize("arch", ARCHS)
 def test_a_block_compiles_as_one_graph_and_matches_eager(arch):
     """fullgraph=True fails on any graph break (host syncs, data-dependent branches); aot_eager keeps it quick."""
-    model, video, audio, contexts, _ = setup(arch)
-    velocity = DiTVelocity(model, *contexts)
+    model, video, audio, contexts, negative = setup(arch)
+    velocity = DiTVelocity(model, *contexts, negative=negative, guidance=(Guidance(cfg=3.0),) * 2)  # 2 passes, 2 context rows
     sigma = torch.tensor(0.5)
-    vi, ai = velocity._input(video, sigma, contexts[0], 2, video.keyframes), velocity._input(audio, sigma, contexts[1], 2)
+    vi, ai = velocity._input(video, sigma, velocity.stacked[0], 2, video.keyframes), velocity._input(audio, sigma, velocity.stacked[1], 2)
+    assert vi.context_index == (0, 1)
     cache = ForwardCache()
     with torch.no_grad():
         vx, _, v = model._prepare(vi, ai.sigma, True, cache)
@@ -148,9 +293,13 @@ def test_a_block_compiles_as_one_graph_and_matches_eager(arch):
         switches = model._switches(perturbation, 2, vx.device)[1]
         block = model.transformer_blocks[1]
         expected = block(vx, ax, v, a, switches)
-        got = torch.compile(block, fullgraph=True, backend="aot_eager")(vx, ax, v, a, switches)
-    for g, e in zip(got, expected):
-        torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-5)
+        compiled = torch.compile(block, fullgraph=True, backend="aot_eager")
+        got = compiled(vx, ax, v, a, switches)
+        text_kv = block(None, None, v, a, None)  # the text keys/values of the two context rows, made beforehand
+        given = compiled(vx, ax, v, a, switches, text_kv)
+    assert [k.shape[0] for k, _ in text_kv] == [2, 2]
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(given, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_compile_blocks_compiles_every_block_in_place_and_a_guided_step_matches_eager():

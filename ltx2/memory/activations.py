@@ -435,11 +435,13 @@ def tiling_candidates(frames: int, height: int, width: int) -> list[VideoTiling]
 
 
 def tiling_for_budget(config: dict, frames: int, height: int, width: int, budget_bytes: int, dtype_bytes: int) -> VideoTiling | None:
-    """None when the untiled decode fits ``budget_bytes``; else the first of :func:`tiling_candidates` whose
-    tiled decode fits, or the smallest tiling when none does."""
+    """None when the untiled decode fits ``budget_bytes`` or the video is too small to tile; else the first of
+    :func:`tiling_candidates` whose tiled decode fits, or the smallest tiling when none does."""
     if vae_decode_peak(config, frames, height, width, None, dtype_bytes) <= budget_bytes:
         return None
     candidates = tiling_candidates(frames, height, width)
+    if not candidates:
+        return None
     return next((t for t in candidates if vae_decode_peak(config, frames, height, width, t, dtype_bytes) <= budget_bytes), candidates[-1])
 
 

@@ -283,12 +283,19 @@ def plan_files(checkpoint, gemma, geometry: Geometry, *, weights: str = "auto", 
 
 
 def free_memory(device: torch.device) -> int:
-    """Bytes free for a render: the GPU's free memory, or the system's available memory for the CPU."""
+    """Bytes free for a render: the GPU's free memory (with what torch's allocator holds unused), or the system's
+    available memory for the CPU."""
     if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
+        return torch.cuda.mem_get_info(device)[0] + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
     with open("/proc/meminfo") as f:
         info = dict(line.split(":", 1) for line in f)
     return int(info["MemAvailable"].split()[0]) * 1024
+
+
+def device_budget(device: torch.device) -> int | None:
+    """Bytes a render step may still take on ``device`` now: the GPU's free memory; None on the CPU, where the
+    working memory is not budgeted while a render runs."""
+    return free_memory(device) if device.type == "cuda" else None
 
 
 def table(plans: list[ModePlan], chosen: ModePlan | None = None) -> str:

@@ -273,12 +273,16 @@ class Residency:
     def peak_weight_bytes(self, name: str) -> int:
         """The most bytes of component ``name``'s weights on the device at once while a phase runs it (all of them,
         or, streamed, the resident part plus the streamed blocks that can be in at once)."""
+        return sum(part.nbytes() for part in self._parts[name]) + self.streamed_bytes(name)
+
+    def streamed_bytes(self, name: str) -> int:
+        """The most bytes of component ``name``'s streamed blocks on the device at once while a phase runs it: what
+        comes in after the phase has started (0 when the component is not streamed)."""
         streamed = self._streams.get(name, [])
-        resident = sum(part.nbytes() for part in self._parts[name])
         if not streamed:
-            return resident
+            return 0
         in_flight = 1 if self._side is not None else 0
-        return resident + min(len(streamed), 1 + in_flight) * max(part.nbytes() for part in streamed)
+        return min(len(streamed), 1 + in_flight) * max(part.nbytes() for part in streamed)
 
     def resident_bytes(self, name: str) -> int:
         """Bytes of the component's weights (its state: not derived tables such as RoPE frequencies) on the device."""

@@ -5,6 +5,10 @@ RoPE on q and k (each may have its own table: the audio<->video cross-attention 
 by their own modality's clock), scaled dot-product attention, optional per-head output gates (LTX-2.3:
 ``2 * sigmoid`` of a Linear on the query input, before ``to_out``), then ``to_out.0``.
 
+A cross-attention over a context that many calls share (the text) may take the context's keys and values made
+once beforehand (:meth:`Attention.key_value`); one whose samples share contexts may take them once each (``rows``:
+the keys and values are made per context and each sample takes its context's).
+
 ``value_only`` is the STG perturbation of v1.2.0: the attention map becomes the identity, so the output
 is the value projection of the input itself (then the gates and ``to_out`` as usual). ``keep`` blends
 per sample (1 = attention, 0 = value projection) for batches that mix perturbed and clean passes.
@@ -105,11 +109,18 @@ class Attention(nn.Module):
         self.to_gate_logits = layers().Linear(query_dim, heads) if gated else None
         self.to_out = nn.ModuleList([layers().Linear(inner, query_dim)])
 
+    def key_value(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The keys (normalised, before RoPE) and values of ``context`` (B, S, context_dim), each (B, S, inner): what
+        :meth:`forward` makes of it, for a caller that keeps them."""
+        return self.k_norm(self.to_k(context)), self.to_v(context)
+
     def forward(
         self,
         x: torch.Tensor,
         context: torch.Tensor | None = None,
         *,
+        kv: tuple[torch.Tensor, torch.Tensor] | None = None,
+        rows: torch.Tensor | None = None,
         rope: RotaryTable | None = None,
         k_rope: RotaryTable | None = None,
         mask: torch.Tensor | None = None,
@@ -118,15 +129,20 @@ class Attention(nn.Module):
     ) -> torch.Tensor:
         """x (B, T, query_dim), context (B, S, context_dim) or None (self-attention) -> (B, T, query_dim).
 
-        mask: additive, broadcastable to (B, heads, T, S). keep: (B, 1, 1) in [0, 1] or None.
+        kv: the context's :meth:`key_value`, made beforehand, in place of ``context``. rows: (B,) long, each sample's
+        row of ``context`` (or ``kv``), which then holds each distinct context once (C, S, ...). mask: additive,
+        broadcastable to (B, heads, T, S). keep: (B, 1, 1) in [0, 1] or None.
         """
         context = x if context is None else context
-        v = self.to_v(context)
         if value_only:
-            out = v
+            out = self.to_v(context)
         else:
+            # values, queries, keys: the order the working-memory estimates (ltx2.memory.activations) count on
+            v = self.to_v(context) if kv is None else kv[1]
             q = self.q_norm(self.to_q(x))
-            k = self.k_norm(self.to_k(context))
+            k = self.k_norm(self.to_k(context)) if kv is None else kv[0]
+            if rows is not None:
+                k, v = k.index_select(0, rows), v.index_select(0, rows)
             if rope is not None:
                 q = rope.rotate(q)
                 k = (rope if k_rope is None else k_rope).rotate(k)

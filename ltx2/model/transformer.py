@@ -27,12 +27,18 @@ embeds two values), and RoPE tables are built once per call and shared by all bl
 many calls over the same positions, contexts and denoise masks (the sampler) passes a :class:`ForwardCache`:
 RoPE tables, caption projections, context masks and perturbation switches are then made once, and with
 ``ModalityInput.timestep_levels`` given the forward needs no host sync (no ``torch.unique``).
+
+Work the samples of a batch share is done once. The text keys/values of a block are made once per distinct
+context (``ModalityInput.context_index``: samples that take the same prompt share its row), and where they do
+not depend on sigma (19B) the cache can keep them for later calls (``cache_text``). Samples declared twins of the
+batch's first ones (an STG pass beside its conditional pass, same inputs) skip the blocks before the first where
+their perturbation differs and join there as copies of their twins' states.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TypeVar
 
@@ -159,6 +165,10 @@ class ModalityInput:
     # (levels (N,) float32, index (B or 1, T) long) with timesteps == levels[index]: the distinct timesteps, known
     # to the caller (sigma * the mask's distinct values); None = found here with torch.unique (a host sync)
     timestep_levels: tuple[torch.Tensor, torch.Tensor] | None = None
+    # each sample's row of ``context`` (and ``context_mask``), which then hold the distinct contexts once (C, S, ...):
+    # the text keys/values are made per row, not per sample. Samples that share a row share their sigma (the
+    # guidance passes of a step do; 2.3 modulates the context with it). None = one row per sample (or one for all).
+    context_index: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -170,8 +180,22 @@ class Perturbation:
     skip_a2v: bool = False  # audio -> video cross-attention off in every block
     skip_v2a: bool = False
 
+    def skips(self, block: int) -> tuple[bool, bool, bool, bool]:
+        """What is off in ``block``: (video self-attention, audio self-attention, A->V, V->A)."""
+        return block in self.skip_video_self_attn, block in self.skip_audio_self_attn, self.skip_a2v, self.skip_v2a
+
 
 ISOLATED = Perturbation(skip_a2v=True, skip_v2a=True)
+
+
+def text_cache_bytes(cfg: TransformerConfig, tokens: int, contexts: int = 1, dtype: torch.dtype = torch.bfloat16) -> int:
+    """Bytes of the text keys/values a run keeps across steps with ``cache_text``: per block, the keys and values
+    of both streams' text cross-attention for ``contexts`` distinct context rows (a prompt per sample; twice that
+    with a negative prompt) of ``tokens`` tokens. 0 where they depend on sigma (2.3's prompt AdaLN): those are made
+    per step and not kept. The full-size 19B at 1024 tokens in bf16 keeps 1.125 GiB per context."""
+    if cfg.prompt_adaln:
+        return 0
+    return cfg.num_layers * contexts * tokens * 2 * (cfg.dim + cfg.audio_dim) * dtype.itemsize
 
 
 class ForwardCache:
@@ -228,19 +252,53 @@ class _Modulation:
         own = self.values[:, rows if values_rows is None else values_rows]
         return (table[rows].to(own) + own)[self.index].unbind(2)  # .to(own): a host may keep tables elsewhere
 
+    def head(self, n: int) -> "_Modulation":
+        return _Modulation(self.values, _first(self.index, n))
+
+
+def _first(x: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    """The first ``n`` samples of a batch-shaped tensor; one of batch 1 (broadcast to all samples) as it is."""
+    return x if x is None or x.shape[0] == 1 else x[:n]
+
 
 @dataclass
 class _Stream:
     """Everything a block needs about one modality, prepared once per call."""
 
-    context: torch.Tensor
-    context_mask: torch.Tensor | None
+    context: torch.Tensor  # (C, S, D) the distinct contexts (19B: projected)
+    context_rows: torch.Tensor | None  # (B,) each sample's row of ``context``; None = ``context`` as it is
+    context_mask: torch.Tensor | None  # additive, per sample
     mod: _Modulation
-    prompt_mod: _Modulation | None
+    prompt_mod: _Modulation | None  # per row of ``context`` (2.3)
     av_mod: _Modulation
     gate_mod: _Modulation
     rope: RotaryTable
     cross_rope: RotaryTable
+
+    def head(self, n: int) -> "_Stream":
+        """The stream of the batch's first ``n`` samples (its contexts stay whole: their keys/values are shared)."""
+        return replace(
+            self,
+            context_rows=self.context_rows[:n],
+            context_mask=_first(self.context_mask, n),
+            mod=self.mod.head(n),
+            av_mod=self.av_mod.head(n),
+            gate_mod=self.gate_mod.head(n),
+            rope=_first_table(self.rope, n),
+            cross_rope=_first_table(self.cross_rope, n),
+        )
+
+
+def _first_table(table: RotaryTable, n: int) -> RotaryTable:
+    """The table of a batch's first ``n`` samples."""
+    return replace(table, cos=_first(table.cos, n), sin=_first(table.sin, n))
+
+
+def _context_rows(index: tuple[int, ...], contexts: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(each sample's context row, each row's first sample) on ``device``: a row is modulated with the sigma of the
+    first sample that takes it (2.3; they all share it), a row no sample takes with sample 0's."""
+    firsts = [index.index(c) if c in index else 0 for c in range(contexts)]
+    return torch.tensor(index, device=device), torch.tensor(firsts, device=device)
 
 
 class CaptionProjection(nn.Module):
@@ -284,28 +342,42 @@ class AudioVideoBlock(nn.Module):
         h = rms_norm(x, self.eps) * (1 + scale) + shift
         return x + attn(h, rope=s.rope, value_only=switch.all, keep=switch.keep) * gate
 
-    def _text_attention(self, x, attn: Attention, table, prompt_table, s: _Stream) -> torch.Tensor:
+    def _text_context(self, s: _Stream, prompt_table) -> torch.Tensor:
+        """The text context as the cross-attention takes it (2.3: modulated by the prompt AdaLN or fixed rows)."""
+        if not self.cross_attention_adaln:
+            return s.context
+        if s.prompt_mod is None:
+            shift, scale = prompt_table.to(s.context).unbind(0)
+        else:
+            shift, scale = s.prompt_mod.rows(prompt_table, slice(0, 2))
+        return s.context * (1 + scale) + shift
+
+    def _text_attention(self, x, attn: Attention, table, prompt_table, s: _Stream, kv) -> torch.Tensor:
+        """``kv``: the context's keys/values made beforehand, or None for the attention to make them."""
         xn = rms_norm(x, self.eps)
         if not self.cross_attention_adaln:
-            return x + attn(xn, s.context, mask=s.context_mask)
+            return x + attn(xn, s.context, kv=kv, rows=s.context_rows, mask=s.context_mask)
         shift_q, scale_q, gate = s.mod.rows(table, slice(6, 9))
-        if s.prompt_mod is None:
-            shift_kv, scale_kv = prompt_table.to(x).unbind(0)
-        else:
-            shift_kv, scale_kv = s.prompt_mod.rows(prompt_table, slice(0, 2))
-        context = s.context * (1 + scale_kv) + shift_kv
-        return x + attn(xn * (1 + scale_q) + shift_q, context, mask=s.context_mask) * gate
+        context = None if kv is not None else self._text_context(s, prompt_table)
+        return x + attn(xn * (1 + scale_q) + shift_q, context, kv=kv, rows=s.context_rows, mask=s.context_mask) * gate
 
     def _feed_forward(self, x, ff: FeedForward, table, s: _Stream) -> torch.Tensor:
         shift, scale, gate = s.mod.rows(table, slice(3, 6))
         return x + ff(rms_norm(x, self.eps) * (1 + scale) + shift) * gate
 
-    def forward(self, vx, ax, v: _Stream, a: _Stream, switches: tuple[_Switch, _Switch, _Switch, _Switch]):
+    def forward(self, vx, ax, v: _Stream, a: _Stream, switches: tuple[_Switch, _Switch, _Switch, _Switch] | None, text_kv=None):
+        """-> (vx, ax) after the block. ``text_kv``: each stream's text (keys, values) per context row, made before
+        by a call with ``vx`` None, which returns just them (a call of the block's own, so that its weights are where
+        it runs); None: the attentions make them from the contexts."""
+        prompt_v, prompt_a = getattr(self, "prompt_scale_shift_table", None), getattr(self, "audio_prompt_scale_shift_table", None)
+        if vx is None:
+            return self.attn2.key_value(self._text_context(v, prompt_v)), self.audio_attn2.key_value(self._text_context(a, prompt_a))
         v_self, a_self, a2v, v2a = switches
+        v_kv, a_kv = (None, None) if text_kv is None else text_kv
         vx = self._self_attention(vx, self.attn1, self.scale_shift_table, v, v_self)
-        vx = self._text_attention(vx, self.attn2, self.scale_shift_table, getattr(self, "prompt_scale_shift_table", None), v)
+        vx = self._text_attention(vx, self.attn2, self.scale_shift_table, prompt_v, v, v_kv)
         ax = self._self_attention(ax, self.audio_attn1, self.audio_scale_shift_table, a, a_self)
-        ax = self._text_attention(ax, self.audio_attn2, self.audio_scale_shift_table, getattr(self, "audio_prompt_scale_shift_table", None), a)
+        ax = self._text_attention(ax, self.audio_attn2, self.audio_scale_shift_table, prompt_a, a, a_kv)
 
         vn, an = rms_norm(vx, self.eps), rms_norm(ax, self.eps)
         table_v, table_a = self.scale_shift_table_a2v_ca_video, self.scale_shift_table_a2v_ca_audio
@@ -404,16 +476,23 @@ class AudioVideoTransformer(nn.Module):
         gate_adaln = self.av_ca_a2v_gate_adaln_single if video else self.av_ca_v2a_gate_adaln_single
         av_factor = cfg.av_timestep_scale / cfg.timestep_scale
         gate_mod = self._per_sample(gate_adaln, other_sigma.to(torch.float32) * cfg.timestep_scale * av_factor)
+        context = cache.get((p + "context", dtype), lambda: self._context(inp.context, p), inp.context)
+        rows = firsts = None
+        if inp.context_index is not None:
+            taken, contexts = inp.context_index, context.shape[0]
+            if len(taken) != x.shape[0] or not all(0 <= r < contexts for r in taken):
+                raise ValueError(f"context_index {taken} does not map a batch of {x.shape[0]} onto {contexts} context rows")
+            rows, firsts = cache.get(("context_rows", taken, contexts, x.device), lambda: _context_rows(taken, contexts, x.device))
         prompt_mod = None
         if cfg.prompt_adaln:
-            prompt_mod = self._per_sample(getattr(self, p + "prompt_adaln_single"), inp.sigma.to(torch.float32) * cfg.timestep_scale)
-
-        context = cache.get((p + "context", dtype), lambda: self._context(inp.context, p), inp.context)
+            sigma = inp.sigma if firsts is None else inp.sigma.index_select(0, firsts)
+            prompt_mod = self._per_sample(getattr(self, p + "prompt_adaln_single"), sigma.to(torch.float32) * cfg.timestep_scale)
         context_mask = None
         if inp.context_mask is not None:
             # Additive, as the reference: 0 where attended, -finfo.max where masked.
             mask = inp.context_mask
             context_mask = cache.get((p + "context_mask", dtype), lambda: (mask.to(dtype) - 1)[:, None, None, :] * torch.finfo(dtype).max, mask)
+            context_mask = context_mask if rows is None else context_mask.index_select(0, rows)
 
         heads, dim = (cfg.heads, cfg.dim) if video else (cfg.audio_heads, cfg.audio_dim)
         max_pos = cfg.max_pos if video else cfg.audio_max_pos
@@ -423,7 +502,7 @@ class AudioVideoTransformer(nn.Module):
         rope = cache.get((p + "rope", dtype), lambda: table(pos, dim=dim, max_pos=max_pos, midpoint=cfg.midpoint_positions), pos)
         cross_dim = cfg.audio_cross_attention_dim
         cross_rope = cache.get((p + "cross_rope", dtype), lambda: table(pos[:, 0:1], dim=cross_dim, max_pos=[cross_max], midpoint=True), pos)
-        stream = _Stream(context, context_mask, mod, prompt_mod, av_mod, gate_mod, rope, cross_rope)
+        stream = _Stream(context, rows, context_mask, mod, prompt_mod, av_mod, gate_mod, rope, cross_rope)
         return x, emb[index], stream
 
     def _context(self, context: torch.Tensor, p: str) -> torch.Tensor:
@@ -437,10 +516,9 @@ class AudioVideoTransformer(nn.Module):
         _, _, a = self._prepare(audio, video.sigma, False, ForwardCache())
         return {"video": v.rope, "audio": a.rope, "video_cross": v.cross_rope, "audio_cross": a.cross_rope}
 
-    def _switches(self, perturbation: Perturbation | tuple[Perturbation, ...] | None, batch: int, device) -> list[tuple[_Switch, ...]]:
-        if perturbation is None:
+    def _switches(self, samples: tuple[Perturbation, ...] | None, batch: int, device) -> list[tuple[_Switch, ...]]:
+        if samples is None:
             return [(_Switch(),) * 4] * len(self.transformer_blocks)
-        samples = [perturbation] * batch if isinstance(perturbation, Perturbation) else list(perturbation)
         if len(samples) != batch:
             raise ValueError(f"{len(samples)} perturbations for a batch of {batch}")
         dtype = self.dtype
@@ -448,13 +526,22 @@ class AudioVideoTransformer(nn.Module):
         v2a = _switch([p.skip_v2a for p in samples], device, dtype)
         return [
             (
-                _switch([i in p.skip_video_self_attn for p in samples], device, dtype),
-                _switch([i in p.skip_audio_self_attn for p in samples], device, dtype),
+                _switch([p.skips(i)[0] for p in samples], device, dtype),
+                _switch([p.skips(i)[1] for p in samples], device, dtype),
                 a2v,
                 v2a,
             )
             for i in range(len(self.transformer_blocks))
         ]
+
+    def _join_block(self, samples: tuple[Perturbation, ...] | None, twins: int) -> int:
+        """The first block where one of the batch's last ``twins`` samples is perturbed otherwise than its twin among
+        the first ``twins``; where none is, the last block (they join there at the latest)."""
+        last = len(self.transformer_blocks) - 1
+        if samples is None:
+            return last
+        pairs = list(zip(samples[:twins], samples[len(samples) - twins :]))
+        return next((i for i in range(last) if any(p.skips(i) != q.skips(i) for p, q in pairs)), last)
 
     def _head(self, x: torch.Tensor, emb: torch.Tensor, table: torch.Tensor, proj: nn.Linear) -> torch.Tensor:
         shift, scale = (table.to(emb)[None, None] + emb[:, :, None]).unbind(2)
@@ -466,22 +553,52 @@ class AudioVideoTransformer(nn.Module):
         audio: ModalityInput,
         perturbation: Perturbation | Sequence[Perturbation] | None = None,
         cache: ForwardCache | None = None,
+        *,
+        cache_text: bool = False,
+        twins: int = 0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (video velocity (B, Tv, out_channels), audio velocity (B, Ta, audio_out_channels)).
 
         ``perturbation``: one for the whole batch, or one per sample (batched guidance passes). ``cache``: shared by
         calls over the same positions, contexts and masks (see :class:`ForwardCache`). Inputs that are the same for
         every sample (positions, ``timestep_levels``' index, keyframes mask) may have batch 1.
+
+        ``cache_text``: keep the blocks' text keys/values in ``cache`` for later calls over the same contexts, where
+        they do not depend on sigma (19B; :func:`text_cache_bytes` says how much that holds). ``twins``: the batch's
+        last ``twins`` samples have the same inputs as its first ``twins`` (with ``context_index`` given); they run
+        only from the first block where their perturbation differs from their twins', from the twins' states there.
         """
         cache = ForwardCache() if cache is None else cache
         vx, v_emb, v = self._prepare(video, audio.sigma, True, cache)
         ax, a_emb, a = self._prepare(audio, video.sigma, False, cache)
-        if perturbation is not None and not isinstance(perturbation, Perturbation):
-            perturbation = tuple(perturbation)
         batch, device = vx.shape[0], vx.device
+        if isinstance(perturbation, Perturbation):
+            perturbation = (perturbation,) * batch
+        elif perturbation is not None:
+            perturbation = tuple(perturbation)
         switches = cache.get(("switches", perturbation, batch, device, self.dtype), lambda: self._switches(perturbation, batch, device))
-        for block, block_switches in zip(self.transformer_blocks, switches):
-            vx, ax = block(vx, ax, v, a, block_switches)
+        text_kv = None  # per block, None until made
+        if cache_text and not self.cfg.prompt_adaln:
+            text_kv = cache.get(("text_kv", self.dtype), lambda: [None] * len(self.transformer_blocks), v.context, a.context)
+        start, head = 0, None  # the blocks before ``start`` run without the twins, on the ``head`` of the streams
+        if twins:
+            if 2 * twins > batch or v.context_rows is None or a.context_rows is None:
+                raise ValueError(f"twins ({twins}) need a batch of at least twice as many ({batch}) and context_index on both streams")
+            start = self._join_block(perturbation, twins)
+        if start:
+            n = batch - twins
+            samples = None if perturbation is None else perturbation[:n]
+            head = (v.head(n), a.head(n), cache.get(("switches", samples, n, device, self.dtype), lambda: self._switches(samples, n, device)))
+            vx, ax = vx[:n], ax[:n]
+        for i, block in enumerate(self.transformer_blocks):
+            if start and i == start:  # the twins join as copies of their twins' states
+                vx, ax = torch.cat((vx, vx[:twins])), torch.cat((ax, ax[:twins]))
+            sv, sa, sw = head if i < start else (v, a, switches)
+            if text_kv is not None and text_kv[i] is None:
+                # once per run, so eagerly: the block's hooks run (its weights come in), its compiled graph would not
+                # serve this call but gain a variant (``compile_blocks``)
+                text_kv[i] = block._call_impl(None, None, sv, sa, None)
+            vx, ax = block(vx, ax, sv, sa, sw[i], None if text_kv is None else text_kv[i])
         return (
             self._head(vx, v_emb, self.scale_shift_table, self.proj_out),
             self._head(ax, a_emb, self.audio_scale_shift_table, self.audio_proj_out),

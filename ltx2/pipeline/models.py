@@ -26,6 +26,7 @@ from ..loading.text_encoder import check_gemma_version, load_text_encoder
 from ..loading.transformer import load_text_connectors, load_transformer
 from ..loading.upsampler import load_latent_upsampler
 from ..loading.video_vae import load_video_decoder, load_video_encoder
+from ..memory.activations import dit_forward_peak
 from ..memory.planner import Geometry, working_memory
 from ..memory.residency import Residency
 from ..model.audio_vae import AudioDecoder, AudioEncoder, AudioVAEConfig
@@ -126,11 +127,19 @@ class LTXModels:
                 parts[f"{side}_connector"] = connector
         return parts
 
+    @property
+    def _fp8_blocks(self) -> bool:
+        return any(isinstance(m, Fp8Linear) for m in self.transformer.modules())
+
     def working_memory(self, geometry: Geometry) -> dict[str, int]:
         """Phase -> bytes of working memory a render of ``geometry`` needs on the device (the memory planner's
         estimate), for a host that places the weights itself."""
-        fp8 = any(isinstance(m, Fp8Linear) for m in self.transformer.modules())
-        return working_memory(self.config, self.text.gemma.model.config.to_dict(), geometry, torch.finfo(self.dtype).bits // 8, fp8)
+        return working_memory(self.config, self.text.gemma.model.config.to_dict(), geometry, torch.finfo(self.dtype).bits // 8, self._fp8_blocks)
+
+    def denoise_memory(self, video_tokens: int, audio_tokens: int, text_tokens: int, batch: int) -> int:
+        """Bytes of working memory one DiT forward over ``batch`` samples of these token counts needs on the device
+        (the memory planner's estimate)."""
+        return dit_forward_peak(self.config["transformer"], video_tokens, audio_tokens, text_tokens, batch, torch.finfo(self.dtype).bits // 8, fp8_weights=self._fp8_blocks)
 
     @property
     def latent_channels(self) -> int:

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 from dataclasses import replace
+from functools import partial
 
 import torch
 
@@ -37,7 +39,7 @@ from ..chain.plan import latent_frames, sample_at_frame
 from ..chain.runner import ChunkJob, ChunkMedia, StepCallback
 from ..chain.store import ChunkRecord
 from ..errors import InputError
-from ..memory.planner import free_memory
+from ..memory.planner import GiB, device_budget
 from ..model.attention import attention_backend
 from ..model.patchify import (
     patchify_audio,
@@ -46,6 +48,7 @@ from ..model.patchify import (
     unpatchify_video,
 )
 from ..model.positions import audio_positions, keyframe_positions, video_positions
+from ..model.transformer import text_cache_bytes
 from ..model.upsampler import upsample_latent
 from ..model.vae_tiling import decode_frames, encode_frames
 from ..sampling.conditioning import append_tokens, keep_before, noised, replace_tokens
@@ -58,6 +61,8 @@ from .guides import MediaGuides
 from .images import fit_image, load_image
 from .models import LTXModels
 from .settings import RenderSettings
+
+log = logging.getLogger(__name__)
 
 
 def crossfade_head(latent: torch.Tensor, tail: torch.Tensor) -> torch.Tensor:
@@ -78,6 +83,7 @@ class LTXChunkRenderer:
         self.images = dict(images or {})
         self.guides = guides or MediaGuides()
         self._decoded: tuple[int, ChunkMedia] | None = None  # a chunk decoded inside render() for its tail
+        self._said_slower = False  # the log says once per run that the denoise runs a slower way to fit the GPU
 
     def fingerprint(self) -> str:
         m = self.models
@@ -104,8 +110,7 @@ class LTXChunkRenderer:
     def _tiling(self, frames: int):
         """The VAE tiling for ``frames`` pixel frames: the settings', ``auto`` sized to the GPU memory free now."""
         m = self.models
-        budget = free_memory(m.device) if m.device.type == "cuda" else None
-        return self.settings.tiling_for(m.config, frames, budget, torch.finfo(m.dtype).bits // 8)
+        return self.settings.tiling_for(m.config, frames, device_budget(m.device), torch.finfo(m.dtype).bits // 8)
 
     def _image(self, name: str) -> torch.Tensor:
         """A named anchor image as [1, H, W, 3]: a connected image, else a file."""
@@ -221,6 +226,36 @@ class LTXChunkRenderer:
             raise InputError([("two_stage", "two-stage rendering needs the spatial x2 latent upsampler: load it with the model")])
         return [(s.width // 2, s.height // 2, s.sigmas), (s.width, s.height, DISTILLED_STAGE2)]
 
+    def _velocity(self, contexts, negatives, guidance: tuple[Guidance, Guidance], video: TokenState, audio: TokenState) -> DiTVelocity:
+        """The DiT as a stage's velocity model, made once the denoise phase has its weights on the device.
+
+        The fastest way runs the passes guidance needs as one batch and keeps the text keys/values across steps
+        (where they do not depend on sigma). When the memory planner's estimate of that is more than the GPU has free
+        now (less the streamed blocks still to come in), the first way that fits of: the text keys/values made again
+        at every step, the passes one after another, both (also when nothing fits); said once in the log. On the CPU,
+        always the fastest way."""
+        m = self.models
+        velocity = partial(DiTVelocity, m.transformer, *contexts, negative=negatives, guidance=guidance)
+        budget = device_budget(m.device)
+        if budget is None:
+            return velocity()
+        budget -= m.residency.streamed_bytes("transformer")
+        passes = velocity(batch_passes=False, cache_text=False).passes
+        text_tokens, rows = contexts[0].shape[1], contexts[0].shape[0] * (2 if any(name == "negative" for name, _, _ in passes) else 1)
+        kept = text_cache_bytes(m.transformer.cfg, text_tokens, rows, m.dtype)
+        # (batch the passes, keep the text keys/values), fastest first: only the choices that change something
+        ways = [(batch, cache) for batch in ((True, False) if len(passes) > 1 else (True,)) for cache in ((True, False) if kept else (True,))]
+        tokens = (video.latent.shape[1], audio.latent.shape[1], text_tokens)
+        needed = {(batch, cache): m.denoise_memory(*tokens, len(passes) if batch else 1) + (kept if cache else 0) for batch, cache in ways}
+        batch, cache = next((way for way in ways if needed[way] <= budget), ways[-1])
+        if (batch, cache) != ways[0] and not self._said_slower:
+            self._said_slower = True
+            slower = [f"the {len(passes)} guidance passes run one after another"] if not batch else []
+            slower += ["the text keys/values are made again at every step"] if not cache else []
+            log.warning("denoise: %s (slower): the fastest way needs about %.1f GiB of working memory and the GPU has %.1f GiB free",
+                        " and ".join(slower), needed[ways[0]] / GiB, max(budget, 0) / GiB)  # fmt: skip
+        return velocity(batch_passes=batch, cache_text=cache)
+
     # --- the renderer protocol -------------------------------------------------------------------------
 
     def _prompts(self, job: ChunkJob) -> tuple[str, ...]:
@@ -271,10 +306,10 @@ class LTXChunkRenderer:
             audio = noised(new_audio, torch.randn(new_audio.latent.shape, generator=generator).to(m.device), sigmas[0])
             # the refine stage runs without guidance, on the positive prompt only (as the reference)
             guidance = (video_guidance, audio_guidance) if k == 0 else (NO_GUIDANCE, NO_GUIDANCE)
-            model = DiTVelocity(m.transformer, *contexts, negative=negatives if k == 0 else None, guidance=guidance)
             offset = done
             ancestral = Ancestral(seeded_step_noise(p.seed)) if k == 0 and self._ancestral(sigmas) else None
             with torch.inference_mode(), m.phase("denoise"):
+                model = self._velocity(contexts, negatives if k == 0 else None, guidance, video, audio)
                 video, audio = sample(model, video, audio, torch.tensor(sigmas, device=m.device), on_step=lambda i, n, o=offset: on_step(o + i, total), ancestral=ancestral)
             done += len(sigmas) - 1
         h, w = self.settings.height // 32, self.settings.width // 32

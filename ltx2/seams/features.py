@@ -104,4 +104,5 @@ def feature_signals(model: FeatureModel, frames: Iterator[np.ndarray], layout: C
     for start, end in layout.ranges:
         mean = np.mean([e for i, e in embedded.items() if start <= i < end], axis=0)
         means.append(mean / max(np.linalg.norm(mean), 1e-12))
-    return distances, [max(0.0, float(1 - means[0] @ m)) for m in means]
+    # the first chunk is the reference: its drift is 0 by definition (1 - m @ m can round to one float32 ulp)
+    return distances, [0.0] + [max(0.0, float(1 - means[0] @ m)) for m in means[1:]]
