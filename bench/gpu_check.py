@@ -17,7 +17,9 @@ blocks step time <= 1.35x resident. Runs 2.3 fp8 first and stops starting new co
 says so and exits 0.
 
 ``--speed``: per architecture and clip size (121 frames at 768x512 and at 1280x704), the DiT resident, seconds
-per unguided step (a forward over per-chunk caches, no host sync) for: bf16 eager with SDPA (the baseline), each
+per unguided step (a forward over per-chunk caches, no host sync) for: bf16 eager with SDPA (the baseline), with
+the text keys/values kept across steps, a step with the reference guidance (4 passes) run one after another with
+nothing shared and as the renderer runs it (batched, text kept, STG from its first skipped block), each
 optional attention backend (sageattention, flash-attn; a note when not installed or refused), bf16 with the blocks
 compiled (``compile_blocks``; the first step, which compiles, is reported apart), and fp8 block weights with the
 scaled fp8 matmul and without it (dequantised to bf16). Ratios are to the baseline of the same size.
@@ -30,6 +32,9 @@ import gc
 import json
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -46,6 +51,9 @@ from ltx2.model.compile import compile_blocks  # noqa: E402
 from ltx2.model.fp8_linear import fp8_matmul_supported, quantize_linears, set_fp8_matmul  # noqa: E402
 from ltx2.model.positions import audio_positions, video_positions  # noqa: E402
 from ltx2.model.transformer import AudioVideoTransformer, ForwardCache, ModalityInput  # noqa: E402
+from ltx2.sampling.guidance import default_guidance  # noqa: E402
+from ltx2.sampling.tokens import TokenState  # noqa: E402
+from ltx2.sampling.velocity import DiTVelocity  # noqa: E402
 
 GiB = 2**30
 MANIFESTS = {"ltx23": "ltx-2.3-22b.json", "ltx2": "ltx-2-19b.json"}
@@ -178,18 +186,38 @@ def run_mode(config: dict, weights: str, mode: str, args, device: torch.device) 
     return result
 
 
-def timed_steps(model: AudioVideoTransformer, video, audio, steps: int, device: torch.device) -> tuple[float, float]:
-    """(first step s, mean s of the others) of ``steps`` unguided forwards sharing one ForwardCache."""
-    cache, times = ForwardCache(), []
+def timed_steps(step: Callable[[], object], steps: int, device: torch.device) -> tuple[float, float]:
+    """(first step s, mean s of the others) of ``steps`` calls of ``step``."""
+    times = []
     with torch.inference_mode():
         for _ in range(steps):
             sync(device)
             t = time.perf_counter()
-            model(video, audio, None, cache)
+            step()
             sync(device)
             times.append(time.perf_counter() - t)
     steady = times[1:] or times
     return times[0], sum(steady) / len(steady)
+
+
+def unguided(model: AudioVideoTransformer, video: ModalityInput, audio: ModalityInput, cache_text: bool = False) -> Callable[[], object]:
+    """One unguided sampler step: a forward over a ForwardCache kept across steps (with the text keys/values)."""
+    cache = ForwardCache()
+    return lambda: model(video, audio, None, cache, cache_text=cache_text)
+
+
+def guided(model: AudioVideoTransformer, arch: str, video: ModalityInput, audio: ModalityInput, shared: bool) -> Callable[[], object]:
+    """One sampler step with the reference guidance (CFG + STG + modality isolation: 4 passes): one pass after
+    another with nothing shared, or (``shared``) as the renderer runs it: batched, text keys/values kept, the STG
+    pass from its first skipped block on."""
+    last = len(model.transformer_blocks) - 1  # the tiny DiT of --dry-run has no block 28/29
+    gv, ga = (replace(g, stg_blocks=tuple(min(b, last) for b in g.stg_blocks)) for g in default_guidance(arch))
+    state = [TokenState.empty(s.latent, s.positions) for s in (video, audio)]
+    negative = tuple(torch.randn_like(s.context) for s in (video, audio))
+    options = {} if shared else {"batch_passes": False, "cache_text": False, "share_stg_prefix": False}
+    velocity = DiTVelocity(model, video.context, audio.context, negative=negative, guidance=(gv, ga), **options)
+    sigma = torch.tensor(0.5, device=video.latent.device)
+    return lambda: velocity(*state, sigma)
 
 
 def speed(args, device: torch.device) -> None:
@@ -203,13 +231,13 @@ def speed(args, device: torch.device) -> None:
         for frames, width, height in sizes:
             size, base = f"{frames}x{width}x{height}", None
 
-            def row(name, model, video, audio, arch=arch, size=size):
+            def row(name, make_step, arch=arch, size=size):
                 nonlocal base
                 if time.perf_counter() - t0 > args.budget_s:
                     notes.append(f"{arch} {size} {name}: not run (past --budget-s {args.budget_s:.0f})")
                     return
                 try:
-                    first, step = timed_steps(model, video, audio, args.steps, device)
+                    first, step = timed_steps(make_step(), args.steps, device)
                 except Exception as e:  # report and go on: one row failing must not lose the others
                     notes.append(f"{arch} {size} {name}: {type(e).__name__}: {e}")
                     return
@@ -218,26 +246,30 @@ def speed(args, device: torch.device) -> None:
 
             model = build(config, device)
             video, audio, _, _ = inputs(model, frames, width, height, args.fps, device)
-            row("bf16 sdpa eager", model, video, audio)
+            row("bf16 sdpa eager", partial(unguided, model, video, audio))
+            row("bf16 eager, text K/V kept", partial(unguided, model, video, audio, cache_text=True))
+            row("guided 4 passes, sequential", partial(guided, model, arch, video, audio, shared=False))
+            row("guided 4 passes, shared", partial(guided, model, arch, video, audio, shared=True))
             for backend in ATTENTION_BACKENDS[1:]:
                 try:
                     set_attention_backend(backend)
                 except InputError as e:
                     notes.append(f"{arch} {size} {backend}: skipped ({e})")
                     continue
-                row(f"bf16 {backend} eager", model, video, audio)
+                row(f"bf16 {backend} eager", partial(unguided, model, video, audio))
                 set_attention_backend("sdpa")
-            row(f"bf16 sdpa compiled ({compile_backend})", compile_blocks(model, backend=compile_backend), video, audio)
-            del model
+            compiled = compile_blocks(model, backend=compile_backend)
+            row(f"bf16 sdpa compiled ({compile_backend})", partial(unguided, compiled, video, audio))
+            del model, compiled
             gc.collect()
             model = build(config, device, "fp8")
             if fp8_matmul_supported(device):
                 set_fp8_matmul(model, True)
-                row("fp8 weights, fp8 matmul", model, video, audio)
+                row("fp8 weights, fp8 matmul", partial(unguided, model, video, audio))
             else:
                 notes.append(f"{arch} {size} fp8 matmul: skipped (needs compute capability 8.9 or newer)")
             set_fp8_matmul(model, False)
-            row("fp8 weights, bf16 matmul", model, video, audio)
+            row("fp8 weights, bf16 matmul", partial(unguided, model, video, audio))
             del model, video, audio
             gc.collect()
             if device.type == "cuda":

@@ -25,9 +25,10 @@ function showWidget(w) {
 const values = (node) => Object.fromEntries((node.widgets ?? []).map((w) => [w.name, w.value]));
 
 /**
- * Folds `node`'s advanced widgets (the inputs `nodeData` marks advanced) behind a toggle under its widgets. `followsMedia(node)`: the node renders as long as its connected media. `onToggle(node)`: the
- * user opened or shut the toggle. Returns `refresh()` (the toggle's label, the greyed lengths: call it when values
- * or links change) and `apply()` (shows or hides the advanced widgets as the node's saved state says, then refreshes).
+ * Folds `node`'s advanced widgets (the inputs `nodeData` marks advanced) behind a toggle under its widgets.
+ * `followsMedia(node)`: the node renders as long as its connected media. `onToggle(node)`: the user opened or shut
+ * the toggle. Returns `refresh()` (the toggle's label, the greyed lengths: call it when values or links change) and
+ * `apply()` (shows or hides the advanced widgets as the node's saved state says, then refreshes).
  */
 export function attachFace(node, nodeData, { followsMedia = () => false, onToggle = () => {} } = {}) {
   const widgets = node.widgets ?? [];
