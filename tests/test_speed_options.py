@@ -2,9 +2,11 @@
 key (a backend that cannot run is refused before anything loads), and the renderer batches a step's guidance passes
 and keeps the text keys/values across steps only when the memory planner says that fits what the GPU has free."""
 
+import gc
 import importlib
 import json
 import logging
+import weakref
 
 import pytest
 import torch
@@ -169,3 +171,22 @@ def test_an_unguided_step_only_weighs_keeping_the_text(models, monkeypatch):
     plan = make_plan(total_frames=25, fps=24, clip_frames=25, tail_frames=9)
     render_chain(models, RenderSettings(width=64, height=64, sigmas=(1.0, 0.5, 0.0), guidance="off", tile=None), plan, ChunkSchedule.parse({"prompt": "waves"}))
     assert asked == [1, 1]  # one pass: with and without the text kept, never a batch
+
+
+def test_the_kept_text_keys_and_values_are_gone_before_the_decode(models, monkeypatch):
+    """The velocity model holds the 19B's text keys/values (about 1.1 GiB per prompt at full size): nothing keeps it
+    once its stage has sampled, so the decode phase (and the next stage) do not carry them."""
+    made, seen = [], []
+    original_velocity, original_phase = renderer.LTXChunkRenderer._velocity, LTXModels.phase
+    monkeypatch.setattr(renderer.LTXChunkRenderer, "_velocity", lambda self, *a: made.append(weakref.ref(v := original_velocity(self, *a))) or v)
+
+    def phase(self, name, only=None):
+        if name in ("decode", "upsample"):
+            gc.collect()
+            seen.append((name, [ref() is None for ref in made]))
+        return original_phase(self, name, only)
+
+    monkeypatch.setattr(LTXModels, "phase", phase)
+    render_chain(models, GUIDED, make_plan(total_frames=41, fps=24, clip_frames=25, tail_frames=9), ChunkSchedule.parse({"prompt": "waves", "negative_prompt": "blur"}))
+    assert made and any(name == "decode" for name, _ in seen)
+    assert all(all(gone) for _, gone in seen), seen

@@ -309,8 +309,11 @@ class LTXChunkRenderer:
             offset = done
             ancestral = Ancestral(seeded_step_noise(p.seed)) if k == 0 and self._ancestral(sigmas) else None
             with torch.inference_mode(), m.phase("denoise"):
-                model = self._velocity(contexts, negatives if k == 0 else None, guidance, video, audio)
-                video, audio = sample(model, video, audio, torch.tensor(sigmas, device=m.device), on_step=lambda i, n, o=offset: on_step(o + i, total), ancestral=ancestral)
+                # no name holds the velocity model: its caches (the 19B's text keys/values) go with the stage
+                video, audio = sample(
+                    self._velocity(contexts, negatives if k == 0 else None, guidance, video, audio), video, audio,
+                    torch.tensor(sigmas, device=m.device), on_step=lambda i, n, o=offset: on_step(o + i, total), ancestral=ancestral,
+                )  # fmt: skip
             done += len(sigmas) - 1
         h, w = self.settings.height // 32, self.settings.width // 32
         video_latent = unpatchify_video(video.target().latent, c.latent_frames, h, w).float()
