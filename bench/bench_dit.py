@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from ltx2.loading.checkpoint import CheckpointFile, detect_architecture  # noqa: E402
 from ltx2.model.positions import audio_positions, video_positions  # noqa: E402
-from ltx2.model.transformer import ForwardCache  # noqa: E402
+from ltx2.model.forward_cache import ForwardCache  # noqa: E402
 from ltx2.sampling.conditioning import replace_tokens  # noqa: E402
 from ltx2.sampling.guidance import Guidance  # noqa: E402
 from ltx2.sampling.tokens import TokenState  # noqa: E402

@@ -50,7 +50,8 @@ from ltx2.model.attention import ATTENTION_BACKENDS, set_attention_backend  # no
 from ltx2.model.compile import compile_blocks  # noqa: E402
 from ltx2.model.fp8_linear import fp8_matmul_supported, quantize_linears, set_fp8_matmul  # noqa: E402
 from ltx2.model.positions import audio_positions, video_positions  # noqa: E402
-from ltx2.model.transformer import AudioVideoTransformer, ForwardCache, ModalityInput  # noqa: E402
+from ltx2.model.forward_cache import ForwardCache  # noqa: E402
+from ltx2.model.transformer import AudioVideoTransformer, ModalityInput  # noqa: E402
 from ltx2.sampling.guidance import default_guidance  # noqa: E402
 from ltx2.sampling.tokens import TokenState  # noqa: E402
 from ltx2.sampling.velocity import DiTVelocity  # noqa: E402

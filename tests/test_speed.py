@@ -19,7 +19,8 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from ltx2.errors import InputError
 from ltx2.model import attention, transformer
 from ltx2.model.compile import compile_blocks
-from ltx2.model.transformer import ForwardCache, ModalityInput, Perturbation, TransformerConfig, text_cache_bytes
+from ltx2.model.forward_cache import ForwardCache
+from ltx2.model.transformer import ModalityInput, Perturbation, TransformerConfig, text_cache_bytes
 from ltx2.sampling.conditioning import replace_tokens
 from ltx2.sampling.euler import Ancestral, blend, euler_step, to_x0
 from ltx2.sampling.guidance import Guidance

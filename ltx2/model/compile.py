@@ -1,7 +1,7 @@
 """``torch.compile`` for the DiT: every transformer block compiled in place, each as one graph.
 
 Only the blocks are compiled; the per-call preparation (patchify, the AdaLN of the distinct timesteps, RoPE
-tables, which a :class:`~ltx2.model.transformer.ForwardCache` makes once per chunk anyway) and the output heads
+tables, which a :class:`~ltx2.model.forward_cache.ForwardCache` makes once per chunk anyway) and the output heads
 stay eager. The blocks share one ``forward``, so one compiled graph serves all of them (their parameters are the
 graph's inputs); a pass with another perturbation in a block (STG, modality isolation) or another token count
 compiles once more. A block makes no host sync and no data-dependent branch, so ``fullgraph=True`` holds with the

@@ -37,10 +37,9 @@ their perturbation differs and join there as copies of their twins' states.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TypeVar
 
 import torch
 from torch import nn
@@ -48,6 +47,7 @@ from torch import nn
 from .adaln import AdaLNSingle
 from .attention import Attention
 from .feed_forward import FeedForward
+from .forward_cache import ForwardCache
 from .norms import layer_norm, rms_norm
 from .ops import compute_dtype, layers
 from .rope import RotaryTable, rotary_table
@@ -55,7 +55,6 @@ from .rope import RotaryTable, rotary_table
 CONNECTOR_PREFIXES = ("video_embeddings_connector.", "audio_embeddings_connector.", "embeddings_connector.")
 """Keys under the DiT's file prefix that belong to the text path, not to the DiT."""
 
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -196,32 +195,6 @@ def text_cache_bytes(cfg: TransformerConfig, tokens: int, contexts: int = 1, dty
     if cfg.prompt_adaln:
         return 0
     return cfg.num_layers * contexts * tokens * 2 * (cfg.dim + cfg.audio_dim) * dtype.itemsize
-
-
-class ForwardCache:
-    """What a run of forward calls over unchanged inputs can share: values derived from tensors that stay the
-    same across the calls (positions, text contexts, masks), made by the first call that needs them.
-
-    An entry is found by its key and the identity of the tensors it derives from (the cache holds them, so an
-    identity is never reused while cached); another tensor in their place makes it again. Tensors changed in
-    place are not noticed: give the cache only inputs that stay fixed while it lives (a sampler's chunk). At
-    most ``size`` entries, the oldest dropped first."""
-
-    def __init__(self, size: int = 32):
-        self.size = size
-        self._entries: dict[tuple, tuple[tuple[torch.Tensor, ...], object]] = {}
-
-    def get(self, key: Hashable, make: Callable[[], T], *sources: torch.Tensor) -> T:
-        full = (key, *map(id, sources))
-        hit = self._entries.get(full)
-        if hit is not None and all(a is b for a, b in zip(hit[0], sources)):
-            return hit[1]
-        value = make()
-        self._entries.pop(full, None)
-        self._entries[full] = (sources, value)
-        if len(self._entries) > self.size:
-            del self._entries[next(iter(self._entries))]
-        return value
 
 
 @dataclass

@@ -7,7 +7,7 @@ pass, each with its own perturbation), or one after another with ``batch_passes=
 prompt's contexts are not shaped like the positive ones.
 
 One wrapper serves one run of the sampler, whose positions, contexts and denoise masks stay fixed: it keeps a
-:class:`~ltx2.model.transformer.ForwardCache` for what derives from them (RoPE tables, caption projections, the
+:class:`~ltx2.model.forward_cache.ForwardCache` for what derives from them (RoPE tables, caption projections, the
 distinct mask values, the 19B's text keys/values), so a step makes no host sync and rebuilds nothing that does not
 change. A batched step also computes what its passes share once: the text keys/values of each distinct prompt, and
 the STG pass's blocks before its first skipped one (there it takes over the conditional pass's states).
@@ -17,13 +17,8 @@ from __future__ import annotations
 
 import torch
 
-from ..model.transformer import (
-    ISOLATED,
-    AudioVideoTransformer,
-    ForwardCache,
-    ModalityInput,
-    Perturbation,
-)
+from ..model.forward_cache import ForwardCache
+from ..model.transformer import ISOLATED, AudioVideoTransformer, ModalityInput, Perturbation
 from .guidance import NO_GUIDANCE, Guidance
 from .tokens import TokenState
 
