@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from frontend_server import INPUT_IMAGES, OUTPUT_VIDEO, PAUSE, RESUMED, FrontendServer, frontend_dir, frontend_version
 from test_pack import node_classes
+from test_workflows import saved_widgets
 from web_tools import CHROMIUM_FLAGS, ROOT, WEB_TESTS, chromium, node_modules, run_node
 
 from ltx2.chain.plan import make_plan
@@ -261,14 +262,9 @@ def test_the_video_preview_after_a_run_sits_inside_the_node(frontend):
 SAMPLER_EVERYDAY = ["total_frames", "seconds", "fps", "clip_frames", "tail_frames", "width", "height", "filename_prefix"]
 
 
-def widget_names(schema) -> list[str]:
-    """The widget inputs of a node schema, in the order the frontend saves their values."""
-    return [i.id for i in schema.inputs if i.io_type in ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")]
-
-
 def test_the_sampler_shows_its_everyday_inputs_and_folds_the_rest(frontend, pack):
     schema = next(c.GET_SCHEMA() for c in node_classes(pack) if c.GET_SCHEMA().node_id == "LTX2Chain_ChainSampler")
-    advanced = [i.id for i in schema.inputs if i.id in widget_names(schema) and i.options.get("advanced")]
+    advanced = [i.id for i in schema.inputs if i.id in saved_widgets(schema) and i.options.get("advanced")]
     assert len(advanced) >= 12
     face = frontend["face"]
     assert face["folded"]["face"]["shown"] == [*SAMPLER_EVERYDAY, "ltx2_advanced"]
@@ -295,10 +291,9 @@ def test_saved_workflows_load_every_value_in_its_place(frontend, pack):
             if node["type"] not in known or node.get("mode", 0) != 0:
                 continue
             schema = known[node["type"]]
-            names = [n for i in schema.inputs if i.id in widget_names(schema) for n in ([i.id, None] if i.options.get("control_after_generate") else [i.id])]
             inputs = prompt[str(node["id"])]["inputs"]
-            for name, value in zip(names, node["widgets_values"]):
-                if name is not None and not isinstance(inputs.get(name), list):  # a linked widget sends its link
+            for name, value in zip(saved_widgets(schema), node["widgets_values"]):
+                if name != "control" and not isinstance(inputs.get(name), list):  # a linked widget sends its link
                     assert inputs[name] == value, (path.stem, node["type"], name)
                     checked += 1
     assert checked > 100

@@ -27,6 +27,13 @@ def schemas(pack):
     return {s.node_id: (c, s) for c, s in ((c, c.GET_SCHEMA()) for c in node_classes(pack))}
 
 
+def saved_widgets(schema) -> list[str]:
+    """The names of a node's values in a UI workflow's ``widgets_values``, in order: its widget inputs, and
+    "control" right after a seed (the frontend stores its "control after generate" mode as one more value)."""
+    widgets = [i for i in schema.inputs if i.io_type in ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")]
+    return [v for i in widgets for v in ([i.id, "control"] if i.options.get("control_after_generate") else [i.id])]
+
+
 def test_every_ui_workflow_has_an_api_twin():
     assert UI and {p.name for p in UI} == {p.name for p in API}
 
@@ -41,11 +48,9 @@ def test_ui_workflow_matches_the_node_schemas(pack, path):
             continue
         _, schema = known[node["type"]]
         # a widget fed by a link keeps its place (and value) in widgets_values, as the frontend saves it
-        widgets = [i.id for i in schema.inputs if i.io_type in ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")]
+        widgets = saved_widgets(schema)
         sockets = {i["name"] for i in node.get("inputs", []) if "widget" not in i}
         assert sockets <= {i.id for i in schema.inputs if i.id not in widgets}, (node["type"], sockets)
-        # the frontend stores a seed's "control after generate" mode as one more value, right after the seed
-        widgets = [v for i in schema.inputs if i.id in widgets for v in ([i.id, "control"] if i.options.get("control_after_generate") else [i.id])]
         assert len(node["widgets_values"]) == len(widgets), (node["type"], widgets)
         for k, name in enumerate(widgets):
             if name == "control":

@@ -22,6 +22,7 @@ import torch
 from ..chain.plan import sample_at_frame
 from ..errors import InputError
 from ..options import TRACK_ENDS
+from .input_file import open_input
 
 MAX_CHANNELS = 2
 
@@ -101,28 +102,23 @@ def read_soundtrack(path: str | os.PathLike, *, name: str = "--audio", end: str 
     rate, mono or stereo (more channels are mixed down to stereo). ``from_video``: aligned to the file's first video
     frame (sound that starts late is preceded by silence, sound before the picture is dropped)."""
     shown = os.fspath(path)
-    if not os.path.isfile(path):
-        raise InputError([(name, f"{shown}: no such file; give the path of a sound file (WAV, MP3, FLAC, M4A...)")])
-    try:
-        with av.open(shown) as container:
-            if not container.streams.audio:
-                what = "has no sound" if container.streams.video else "has no audio stream"
-                fix = "give a video with sound, or regenerate the sound" if from_video else "give a sound file"
-                raise InputError([(name, f"{shown} {what}; {fix}")])
-            stream = container.streams.audio[0]
-            rate = stream.sample_rate or stream.codec_context.sample_rate
-            layout = "mono" if stream.codec_context.channels == 1 else "stereo"
-            resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-            blocks, first = [], None
-            for frame in container.decode(stream):
-                if first is None and frame.pts is not None and frame.time_base:
-                    first = frame.pts * frame.time_base
-                blocks += [b.to_ndarray() for b in resampler.resample(frame)]
-            blocks += [b.to_ndarray() for b in resampler.resample(None)]
-            video = container.streams.video[0] if from_video and container.streams.video else None
-            picture = (video.start_time or 0) * video.time_base if video is not None and video.time_base else None
-    except av.error.FFmpegError as e:
-        raise InputError([(name, f"{shown} is not a sound file PyAV can read ({e}); give a WAV, MP3, FLAC or M4A file")]) from None
+    with open_input(path, name, "sound", ("WAV", "MP3", "FLAC", "M4A")) as container:
+        if not container.streams.audio:
+            what = "has no sound" if container.streams.video else "has no audio stream"
+            fix = "give a video with sound, or regenerate the sound" if from_video else "give a sound file"
+            raise InputError([(name, f"{shown} {what}; {fix}")])
+        stream = container.streams.audio[0]
+        rate = stream.sample_rate or stream.codec_context.sample_rate
+        layout = "mono" if stream.codec_context.channels == 1 else "stereo"
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        blocks, first = [], None
+        for frame in container.decode(stream):
+            if first is None and frame.pts is not None and frame.time_base:
+                first = frame.pts * frame.time_base
+            blocks += [b.to_ndarray() for b in resampler.resample(frame)]
+        blocks += [b.to_ndarray() for b in resampler.resample(None)]
+        video = container.streams.video[0] if from_video and container.streams.video else None
+        picture = (video.start_time or 0) * video.time_base if video is not None and video.time_base else None
     if not blocks:
         raise InputError([(name, f"{shown}: its audio stream holds no samples")])
     waveform = torch.from_numpy(np.concatenate(blocks, axis=1).astype(np.float32, copy=False))

@@ -19,6 +19,7 @@ import torch
 
 from ..errors import InputError
 from ..loading.digest import file_digest
+from .input_file import open_input
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,19 +101,14 @@ def _decode(path: str, name: str, start: int, end: int):
 def read_source_video(path: str | os.PathLike, name: str = "--video") -> SourceVideo:
     """A video file's size, frame rate and frame count (its packets counted, nothing decoded)."""
     shown = os.fspath(path)
-    if not os.path.isfile(path):
-        raise InputError([(name, f"{shown}: no such file; give the path of a video file (MP4, MOV, MKV, WEBM...)")])
-    try:
-        with av.open(shown) as container:
-            if not container.streams.video:
-                raise InputError([(name, f"{shown} has no video stream; give a video file")])
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate
-            if not rate or not stream.width:
-                raise InputError([(name, f"{shown}: its video stream has no frame rate or size; re-mux it (e.g. to MP4)")])
-            count = sum(1 for packet in container.demux(stream) if packet.size)
-    except av.error.FFmpegError as e:
-        raise InputError([(name, f"{shown} is not a video file PyAV can read ({e}); give an MP4, MOV, MKV or WEBM file")]) from None
+    with open_input(path, name, "video", ("MP4", "MOV", "MKV", "WEBM")) as container:
+        if not container.streams.video:
+            raise InputError([(name, f"{shown} has no video stream; give a video file")])
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate
+        if not rate or not stream.width:
+            raise InputError([(name, f"{shown}: its video stream has no frame rate or size; re-mux it (e.g. to MP4)")])
+        count = sum(1 for packet in container.demux(stream) if packet.size)
     if not count:
         raise InputError([(name, f"{shown}: its video stream holds no frames")])
     return SourceVideo(name, count, stream.width, stream.height, Fraction(rate), path=shown)

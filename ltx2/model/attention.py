@@ -45,25 +45,29 @@ def attention_backend() -> str:
     return _backend
 
 
-def set_attention_backend(name: str) -> None:
-    """Use ``name`` (one of :data:`ATTENTION_BACKENDS`) for every unmasked attention from now on.
+def attention_kernel(name: str):
+    """The attention function of backend ``name`` (one of :data:`ATTENTION_BACKENDS`; None for sdpa), changing
+    nothing.
 
     Raises :class:`~ltx2.errors.InputError` (field ``attention``) for an unknown name or a backend whose
     package is not installed."""
-    global _backend, _kernel
     if name not in ATTENTION_BACKENDS:
         raise InputError([("attention", f"unknown attention backend {name!r}; choose one of {', '.join(ATTENTION_BACKENDS)}")])
     if name == "sdpa":
-        _backend, _kernel = name, None
-        return
+        return None
     module = _MODULES[name]
     if importlib.util.find_spec(module) is None:
         raise InputError([("attention", f"{name} is not installed (pip install {name}); or choose the attention backend sdpa")])
     lib = importlib.import_module(module)
     if name == "sageattention":
-        _kernel = partial(lib.sageattn, tensor_layout="NHD", is_causal=False)
-    else:
-        _kernel = lib.flash_attn_func
+        return partial(lib.sageattn, tensor_layout="NHD", is_causal=False)
+    return lib.flash_attn_func
+
+
+def set_attention_backend(name: str) -> None:
+    """Use ``name`` for every unmasked attention from now on; raises what :func:`attention_kernel` raises."""
+    global _backend, _kernel
+    _kernel = attention_kernel(name)
     _backend = name
 
 

@@ -10,21 +10,18 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
-from ..model.attention import attention_backend, set_attention_backend
-
-
-def use_attention(name: str, device: torch.device | None) -> None:
-    """Run every unmasked attention on backend ``name`` from now on.
-
-    Raises :class:`~ltx2.errors.InputError` (field ``attention``) for an unknown backend, one whose package is not
-    installed, or an optional one on a ``device`` other than CUDA (the only kind they run on)."""
-    if name != "sdpa" and device is not None and device.type != "cuda":
-        raise InputError([("attention", f"{name} runs on CUDA only; use sdpa (the default) on {device.type}")])
-    set_attention_backend(name)
+from ..model.attention import attention_kernel, set_attention_backend
 
 
 def check_attention(name: str, device: torch.device | None) -> None:
-    """Raise what :func:`use_attention` raises when backend ``name`` cannot run on ``device``; change nothing."""
-    previous = attention_backend()
-    use_attention(name, device)
-    set_attention_backend(previous)
+    """Raise :class:`~ltx2.errors.InputError` (field ``attention``) for an unknown backend, one whose package is not
+    installed, or an optional one on a ``device`` other than CUDA (the only kind they run on); change nothing."""
+    if name != "sdpa" and device is not None and device.type != "cuda":
+        raise InputError([("attention", f"{name} runs on CUDA only; use sdpa (the default) on {device.type}")])
+    attention_kernel(name)
+
+
+def use_attention(name: str, device: torch.device | None) -> None:
+    """Run every unmasked attention on backend ``name`` from now on, once :func:`check_attention` passes."""
+    check_attention(name, device)
+    set_attention_backend(name)
