@@ -212,7 +212,7 @@ def _plans(args: argparse.Namespace, device, width: int, height: int, frames: in
     from .memory.planner import Geometry, plan_files
 
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    # the DiT runs the passes guidance needs as one batch: CFG 2; the full models' reference guidance up to 4
+    # the DiT passes a guided step runs: CFG 2; the full models' reference guidance 4
     guidance, steps = getattr(args, "guidance", None), getattr(args, "steps", None)
     passes = 2 if guidance not in (None, 1.0) else (4 if steps and guidance is None else 1)
     geometry = Geometry(width, height, frames, tail_frames, passes, fps=as_fps(getattr(args, "fps", "24")))

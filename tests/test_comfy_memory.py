@@ -2,6 +2,7 @@
 with the memory planner's working memory; the networks are built from ComfyUI's castable layers, so its partial
 loading may leave the DiT's weights on the offload device (fp8 ones included) and the output stays the same."""
 
+import copy
 import sys
 import types
 
@@ -12,6 +13,7 @@ from test_sampler_node import node, run_sampler
 from test_transformer_loading import write_fp8_copy
 
 from ltx2.loading.checkpoint import CheckpointFile
+from ltx2.memory.planner import Geometry
 
 TEXT = ["audio_connector", "text_encoder", "text_features", "video_connector"]
 
@@ -62,6 +64,15 @@ def test_working_memory_follows_the_render_size(pack, tiny_models, inside_comfyu
         work[width] = {tuple(p.model.held is model.models.transformer for p in load.patchers): load.memory_required for load in comfy.loads}
         comfy.loads.clear()
     assert work[128][(True,)] > work[64][(True,)]  # the DiT's working memory grows with the tokens
+
+
+def test_a_guided_render_asks_a_gpu_for_one_pass_and_the_cpu_for_the_batch(pack, tiny_models, inside_comfyui, comfy, tmp_path):
+    models = load_model(pack, comfy, tmp_path).models
+    guided, unguided = (Geometry(64, 64, 25, 9, guidance_passes=n) for n in (4, 1))
+    on_gpu = copy.copy(models)
+    on_gpu.device = torch.device("cuda")  # only read for its type here: the renderer batches on a GPU only when there is room
+    assert on_gpu.working_memory(guided)["denoise"] == on_gpu.working_memory(unguided)["denoise"] == models.working_memory(unguided)["denoise"]
+    assert models.working_memory(guided)["denoise"] > models.working_memory(unguided)["denoise"]  # the CPU always batches
 
 
 def cast_everything(module: torch.nn.Module) -> int:

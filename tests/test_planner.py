@@ -58,6 +58,21 @@ def test_modes_trade_memory_for_speed_and_the_choice_names_what_fits(files):  # 
         choose(plans, peaks["model"] - 1)
 
 
+def test_a_guided_render_is_planned_with_one_pass_on_a_gpu_and_the_whole_batch_elsewhere(files):  # noqa: F811
+    def plans(passes: int, device_type: str) -> dict:
+        geometry = Geometry(64, 64, 25, 9, guidance_passes=passes)
+        return {p.label: p for p in plan_files(*files, geometry, dtype=torch.float32, device_type=device_type)}
+
+    gpu_one, gpu_guided, cpu_one, cpu_guided = plans(1, "cuda"), plans(4, "cuda"), plans(1, "cpu"), plans(4, "cpu")
+    # a GPU's renderer batches the 4 passes only when the room is free as the denoise starts (one by one otherwise),
+    # so its plans leave room for one pass; the CPU's always batches, so its plans count the batch
+    for label, plan in gpu_guided.items():
+        assert plan.phases["denoise"].activations == gpu_one[label].phases["denoise"].activations, label
+    assert cpu_guided["model"].phases["denoise"].activations > cpu_one["model"].phases["denoise"].activations
+    # so a card with room for the DiT and one pass keeps the DiT on it rather than streaming its blocks in
+    assert choose(list(gpu_guided.values()), gpu_one["model"].peak).mode == "model"
+
+
 def cli(*args):
     return subprocess.run([sys.executable, "-m", "ltx2", *args], capture_output=True, text=True, timeout=300)
 

@@ -193,12 +193,18 @@ class Geometry:
     height: int
     frames: int
     tail_frames: int = 25
-    guidance_passes: int = 1
+    guidance_passes: int = 1  # the DiT passes a guided step runs (4 with the reference guidance)
     fps: Fraction = Fraction(24)
 
 
-def working_memory(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: int, fp8: bool) -> dict[str, int]:
-    """Phase -> bytes of working memory (activations, not weights) a render of ``g`` needs on the device."""
+def working_memory(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: int, fp8: bool, device_type: str = "cuda") -> dict[str, int]:
+    """Phase -> bytes of working memory (activations, not weights) a render of ``g`` needs on the device.
+
+    The denoise counts one DiT pass on a GPU: there the renderer runs a guided step's passes as one batch only when
+    the GPU has the room free as the denoise starts, and one after another otherwise, so a plan that leaves room for
+    one pass keeps the most weights on the device (passes one by one with the weights resident are faster than the
+    batch with blocks streamed in for every step). Elsewhere (the CPU) the renderer always batches them: all are
+    counted."""
     video_tokens = latent_frames(g.frames) * (g.height // 32) * (g.width // 32)
     audio_tokens = audio_latents_for(g.frames, g.fps)
     tiling = activations.tiling_for_budget(config, g.frames, g.height, g.width, 4 * GiB, dtype_bytes)
@@ -206,10 +212,11 @@ def working_memory(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: i
     # stacks (LTX-2's V1) or 4 (LTX-2.3's V2), as measured on the module (0.36 GiB each at 1024 tokens in bf16)
     stack = TEXT_TOKENS * gemma_config["hidden_size"] * (gemma_config["num_hidden_layers"] + 1) * dtype_bytes
     features = stack * (3 if feature_extractor_version(config["transformer"]) == 1 else 4)
+    passes = 1 if device_type == "cuda" else g.guidance_passes
     return {
         "text": max(activations.text_encode_peak(gemma_config, TEXT_TOKENS, dtype_bytes), features),
         "encode": activations.vae_encode_peak(config, g.tail_frames, g.height, g.width, tiling, dtype_bytes),
-        "denoise": activations.dit_forward_peak(config["transformer"], video_tokens, audio_tokens, TEXT_TOKENS, g.guidance_passes, dtype_bytes, fp8_weights=fp8),
+        "denoise": activations.dit_forward_peak(config["transformer"], video_tokens, audio_tokens, TEXT_TOKENS, passes, dtype_bytes, fp8_weights=fp8),
         "upsample": 0,
         "decode": activations.vae_decode_peak(config, g.frames, g.height, g.width, tiling, dtype_bytes),
     }
@@ -279,7 +286,7 @@ def plan_files(checkpoint, gemma, geometry: Geometry, *, weights: str = "auto", 
         up = CheckpointFile(upsampler)
         components["upsampler"] = Component(sum(math.prod(up.shapes[k]) * dtype_bytes for k in up.keys()))
     fp8 = weights != "full" and any(_is_fp8_linear_weight(ckpt, k, weights, DIT_PREFIX + BLOCKS) for k in ckpt.keys(DIT_PREFIX + BLOCKS))
-    return plan_modes(components, working_memory(config, gemma_config, geometry, dtype_bytes, fp8), device_type, blocks)
+    return plan_modes(components, working_memory(config, gemma_config, geometry, dtype_bytes, fp8, device_type), device_type, blocks)
 
 
 def free_memory(device: torch.device) -> int:

@@ -134,7 +134,7 @@ class LTXModels:
     def working_memory(self, geometry: Geometry) -> dict[str, int]:
         """Phase -> bytes of working memory a render of ``geometry`` needs on the device (the memory planner's
         estimate), for a host that places the weights itself."""
-        return working_memory(self.config, self.text.gemma.model.config.to_dict(), geometry, torch.finfo(self.dtype).bits // 8, self._fp8_blocks)
+        return working_memory(self.config, self.text.gemma.model.config.to_dict(), geometry, torch.finfo(self.dtype).bits // 8, self._fp8_blocks, self.device.type)
 
     def denoise_memory(self, video_tokens: int, audio_tokens: int, text_tokens: int, batch: int) -> int:
         """Bytes of working memory one DiT forward over ``batch`` samples of these token counts needs on the device

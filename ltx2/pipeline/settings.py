@@ -89,8 +89,8 @@ class RenderSettings:
 
 
     def geometry(self, frames: int, tail_frames: int, fps) -> Geometry:
-        """What the memory planner needs to know of a render of ``frames``-frame chunks with these settings: the
-        DiT runs the passes guidance needs as one batch (up to 4 with the reference guidance, 1 without)."""
+        """What the memory planner needs to know of a render of ``frames``-frame chunks with these settings: a guided
+        step runs 4 DiT passes (the reference guidance), an unguided one 1."""
         guided = self.guidance == "reference" or (self.guidance == "auto" and tuple(self.sigmas) not in (DISTILLED_STAGE1, DISTILLED_STAGE2))
         return Geometry(self.width, self.height, frames, tail_frames, 4 if guided else 1, as_fps(fps))
 
