@@ -69,7 +69,7 @@ def comfy_ops(casts: list) -> types.ModuleType:
         def forward(self, x):
             if not self.comfy_cast_weights:
                 return base.forward(self, x)
-            weight, bias, _ = cast_bias_weight(self, x, offloadable=True)
+            weight, bias, _ = ops.cast_bias_weight(self, x, offloadable=True)  # looked up per call, as ComfyUI's layers do
             return compute(self, x, weight, bias)
 
         return type(base.__name__, (base, CastWeightBiasOp), {"forward": forward})

@@ -108,6 +108,23 @@ def test_fp8_weights_stay_fp8_and_cast_per_layer_equals_the_loaded_path(pack, ti
     assert torch.equal(cast[0]["samples"], resident[0]["samples"]) and torch.equal(cast[1]["samples"], resident[1]["samples"])
 
 
+def test_compiled_blocks_run_when_comfyui_casts_weights_in_code_the_compiler_cannot_trace(pack, tiny_models, inside_comfyui, comfy, tmp_path, monkeypatch):
+    model_nodes = sys.modules[pack.__name__ + ".nodes.model_nodes"]
+    compile_blocks = model_nodes.compile_blocks
+    monkeypatch.setattr(model_nodes, "compile_blocks", lambda transformer, **how: compile_blocks(transformer, backend="aot_eager", **how))
+    ops = sys.modules["comfy.ops"]  # partial loading's weight cast, made opaque to the compiler (as other packs' ops are)
+    monkeypatch.setattr(ops, "cast_bias_weight", torch.compiler.disable(ops.cast_bias_weight))
+    eager = sample(pack, load_model(pack, comfy, tmp_path), prompt="a fox", seed=5)
+    model = load_model(pack, comfy, tmp_path, compile=True)
+    dit = model.models.transformer
+    assert all(block._compiled_call_impl is not None for block in dit.transformer_blocks)
+    cast_everything(dit)
+    compiled = sample(pack, model, prompt="a fox", seed=5)
+    assert {"Linear", "RMSNorm"} <= set(comfy.casts)  # the compiled blocks ran ComfyUI's cast, between their graphs
+    for got, want in zip(compiled, eager):
+        torch.testing.assert_close(got["samples"], want["samples"], rtol=1e-4, atol=1e-4)
+
+
 def test_resident_blocks_streams_the_dit_after_comfyui_frees_room(pack, tiny_models, inside_comfyui, comfy, tmp_path, monkeypatch):
     latest = types.ModuleType("comfy_api.latest")  # the sampler's VIDEO output
     latest.InputImpl = types.SimpleNamespace(VideoFromFile=lambda path: ("VIDEO", path))
