@@ -97,8 +97,8 @@ def _load(files: ModelSet, tokenizer, dtype, device, distilled_lora, distilled_l
         files, tokenizer=tok, device=offload, dtype=compute, fused_loras=fused, spatial_upsampler=upsampler,
         weights=WEIGHT_DTYPES[weight_dtype], operations=host.layer_operations() if managed else None,
     )  # fmt: skip
-    if compile:  # ComfyUI's layers may cast their weights in code the compiler cannot trace: graphs may break there
-        compile_blocks(models.transformer, fullgraph=not managed)
+    if compile:
+        compile_blocks(models.transformer)
     managed_modules = host.ManagedModules(models.modules(), load, offload, resident_blocks=resident_blocks) if managed else None
     return ChainModel(models, managed_modules, resident_blocks=resident_blocks, attention=attention)
 

@@ -317,6 +317,31 @@ def test_compile_blocks_compiles_every_block_in_place_and_a_guided_step_matches_
         torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-5)
 
 
+def test_compiled_blocks_keep_compiling_past_dynamos_default_recompile_limit(monkeypatch):
+    """Unguided, guided, CFG-only, two samples: each a variant of the block's graph; with dynamo's default limit (8)
+    and fullgraph=True the ninth stopped the render."""
+    from torch._dynamo import config
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    monkeypatch.setattr(config, "recompile_limit", 8)
+    model, video, audio, contexts, negative = setup("ltx23")
+    sigma = torch.tensor(0.5)
+    two = batch_of_two(video, audio, contexts, negative)
+    guidances = [(), (GUIDED, GUIDED), (Guidance(cfg=3.0),) * 2, (Guidance(modality=3.0),) * 2, (Guidance(stg=1.0, stg_blocks=(0,)),) * 2]
+    runs = [(state, g) for state in ((video, audio, contexts, negative), two) for g in guidances]
+    with torch.no_grad():
+        expected = [DiTVelocity(model, *c, negative=n, **({"guidance": g} if g else {}))(v, a, sigma) for (v, a, c, n), g in runs]
+        compile_blocks(model, backend="eager")
+        graphs = counters["stats"]["unique_graphs"]
+        for ((v, a, c, n), g), want in zip(runs, expected):
+            got = DiTVelocity(model, *c, negative=n, **({"guidance": g} if g else {}))(v, a, sigma)
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    assert counters["stats"]["unique_graphs"] - graphs > 8  # every variant compiled, none left to run eagerly
+    assert config.recompile_limit >= 64
+    torch._dynamo.reset()
+
+
 @pytest.fixture
 def backend():
     yield attention
