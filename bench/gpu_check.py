@@ -9,7 +9,8 @@ For each architecture (LTX-2 19B, LTX-2.3 22B; full-size configs from the refere
 weights directly on the GPU, then denoises one chunk (121 frames, 768x512: video tokens from the latent grid,
 audio at 25 per second, 1024 text tokens) for ``--steps`` forwards inside ``Residency.phase("denoise")`` in each
 offload mode: ``none`` (DiT on the GPU), ``model`` and ``blocks`` (8 blocks resident; the DiT starts on the
-CPU). Reported: peak ``torch.cuda.max_memory_allocated``, seconds per step (after the first), and the planner's
+CPU). Reported: peak ``torch.cuda.max_memory_allocated``, seconds per step (after the first), seconds per guided step
+(the reference guidance's 4 passes, ``--guided-steps``) with the passes batched and one by one, and the planner's
 denoise estimate for the same mode (``plan_modes`` with the component bytes of the built model and
 ``activations.dit_forward_peak``). Goals (LTX-2.3 fp8): model-offload peak <= 24 GiB, blocks <= 12 GiB,
 blocks step time <= 1.35x resident. Runs 2.3 fp8 first and stops starting new configurations once
@@ -150,7 +151,7 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def run_mode(config: dict, weights: str, mode: str, args, device: torch.device) -> dict:
+def run_mode(config: dict, arch: str, weights: str, mode: str, args, device: torch.device) -> dict:
     t0 = time.perf_counter()
     model = build(config, device, weights)
     comp = component(model)
@@ -163,7 +164,7 @@ def run_mode(config: dict, weights: str, mode: str, args, device: torch.device) 
     build_s = time.perf_counter() - t0
     video, audio, vt, at = inputs(model, args.frames, args.width, args.height, args.fps, device)
     residency = Residency({"transformer": model}, device, mode, blocks=BLOCKS)
-    times = []
+    times, guided_s = [], {}
     with torch.inference_mode(), residency.phase("denoise") as record:
         for _ in range(args.steps):
             sync(device)
@@ -171,12 +172,21 @@ def run_mode(config: dict, weights: str, mode: str, args, device: torch.device) 
             model(video, audio)
             sync(device)
             times.append(time.perf_counter() - t)
+        peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+        # a guided step (the reference guidance, 4 passes) in this mode, its passes as one batch and one by one: which
+        # way, with which residency, the planner should choose on a card where the batch needs the room of blocks
+        for way, options in (("batched", {}), ("one_by_one", {"batch_passes": False})):
+            try:
+                guided_s[way] = timed_steps(guided(model, arch, video, audio, **options), args.guided_steps, device)[1] if args.guided_steps else None
+            except torch.cuda.OutOfMemoryError:
+                guided_s[way] = None
+                torch.cuda.empty_cache()
     residency.close()
-    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
     steady = times[1:] or times
     result = {
         "weights": weights, "mode": mode if mode != "blocks" else f"blocks{BLOCKS}", "params_billion": round(sum(p.numel() for p in model.parameters()) / 1e9, 2),
         "dit_gib": comp.bytes / GiB, "peak_gib": None if peak is None else peak / GiB, "step_s": sum(steady) / len(steady), "first_step_s": times[0],
+        "guided_batched_s": guided_s.get("batched"), "guided_one_by_one_s": guided_s.get("one_by_one"),
         "resident_gib": sum(record.resident.values()) / GiB, "blocks_peak": record.blocks_peak, "build_s": build_s, "video_tokens": vt, "audio_tokens": at,
         "plan": planned(config, comp, vt, at, device.type),
     }  # fmt: skip
@@ -207,15 +217,14 @@ def unguided(model: AudioVideoTransformer, video: ModalityInput, audio: Modality
     return lambda: model(video, audio, None, cache, cache_text=cache_text)
 
 
-def guided(model: AudioVideoTransformer, arch: str, video: ModalityInput, audio: ModalityInput, shared: bool) -> Callable[[], object]:
-    """One sampler step with the reference guidance (CFG + STG + modality isolation: 4 passes): one pass after
-    another with nothing shared, or (``shared``) as the renderer runs it: batched, text keys/values kept, the STG
-    pass from its first skipped block on."""
+def guided(model: AudioVideoTransformer, arch: str, video: ModalityInput, audio: ModalityInput, **options) -> Callable[[], object]:
+    """One sampler step with the reference guidance (CFG + STG + modality isolation: 4 passes) as the renderer runs it
+    (batched, text keys/values kept, the STG pass from its first skipped block on), or as ``options`` (DiTVelocity's
+    switches) say."""
     last = len(model.transformer_blocks) - 1  # the tiny DiT of --dry-run has no block 28/29
     gv, ga = (replace(g, stg_blocks=tuple(min(b, last) for b in g.stg_blocks)) for g in default_guidance(arch))
     state = [TokenState.empty(s.latent, s.positions) for s in (video, audio)]
     negative = tuple(torch.randn_like(s.context) for s in (video, audio))
-    options = {} if shared else {"batch_passes": False, "cache_text": False, "share_stg_prefix": False}
     velocity = DiTVelocity(model, video.context, audio.context, negative=negative, guidance=(gv, ga), **options)
     sigma = torch.tensor(0.5, device=video.latent.device)
     return lambda: velocity(*state, sigma)
@@ -249,8 +258,8 @@ def speed(args, device: torch.device) -> None:
             video, audio, _, _ = inputs(model, frames, width, height, args.fps, device)
             row("bf16 sdpa eager", partial(unguided, model, video, audio))
             row("bf16 eager, text K/V kept", partial(unguided, model, video, audio, cache_text=True))
-            row("guided 4 passes, sequential", partial(guided, model, arch, video, audio, shared=False))
-            row("guided 4 passes, shared", partial(guided, model, arch, video, audio, shared=True))
+            row("guided 4 passes, sequential", partial(guided, model, arch, video, audio, batch_passes=False, cache_text=False, share_stg_prefix=False))
+            row("guided 4 passes, shared", partial(guided, model, arch, video, audio))
             for backend in ATTENTION_BACKENDS[1:]:
                 try:
                     set_attention_backend(backend)
@@ -294,6 +303,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=768)
     parser.add_argument("--height", type=int, default=512)
     parser.add_argument("--fps", type=float, default=24.0)
+    parser.add_argument("--guided-steps", type=int, default=3, help="guided steps per mode and way (batched, one by one); 0 for none")
     parser.add_argument("--budget-s", type=float, default=480, help="start no new configuration after this many seconds")
     parser.add_argument("--dry-run", action="store_true", help="the same code path on the CPU at the tiny configs, 2 steps, 25 frames 64x64")
     parser.add_argument("--json", action="store_true")
@@ -301,7 +311,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.dry_run:
         device = torch.device("cpu")
-        args.steps, args.frames, args.width, args.height = min(args.steps, 2), 25, 64, 64
+        args.steps, args.guided_steps, args.frames, args.width, args.height = min(args.steps, 2), min(args.guided_steps, 2), 25, 64, 64
         global BLOCKS, GiB
         BLOCKS, GiB = 1, 2**20  # stream the tiny DiT's blocks; figures in MiB
     elif not torch.cuda.is_available():
@@ -315,7 +325,7 @@ def main() -> None:
         speed(args, device)
         return
     unit = "GiB" if GiB == 2**30 else "MiB"
-    header = f"{'arch':<7}{'weights':<8}{'mode':<9}{'DiT ' + unit:>8}{'peak ' + unit:>9}{'plan ' + unit:>9}{'plan/peak':>10}{'s/step':>8}{'1st s':>7}{'build s':>8}"
+    header = f"{'arch':<7}{'weights':<8}{'mode':<9}{'DiT ' + unit:>8}{'peak ' + unit:>9}{'plan ' + unit:>9}{'plan/peak':>10}{'s/step':>8}{'1st s':>7}{'guided s':>9}{'1-by-1 s':>9}{'build s':>8}"
     print(header, flush=True)
     t0 = time.perf_counter()
     results, skipped = [], []
@@ -327,7 +337,7 @@ def main() -> None:
                     skipped.append(f"{arch}/{weights}/{mode}")
                     continue
                 try:
-                    r = {"arch": arch, **run_mode(config, weights, mode, args, device)}
+                    r = {"arch": arch, **run_mode(config, arch, weights, mode, args, device)}
                 except Exception as e:  # report and go on: one configuration failing must not lose the others
                     r = {"arch": arch, "weights": weights, "mode": mode, "error": f"{type(e).__name__}: {e}"}
                     print(f"{arch:<7}{weights:<8}{mode:<9}error: {r['error']}", flush=True)
@@ -339,7 +349,7 @@ def main() -> None:
                 ratio = est / GiB / r["peak_gib"] if est and r["peak_gib"] else None
                 print(
                     f"{arch:<7}{weights:<8}{r['mode']:<9}{r['dit_gib']:>8.2f}{fmt(r['peak_gib']):>9}{fmt(est and est / GiB):>9}{fmt(ratio):>10}"
-                    f"{r['step_s']:>8.3f}{r['first_step_s']:>7.2f}{r['build_s']:>8.1f}",
+                    f"{r['step_s']:>8.3f}{r['first_step_s']:>7.2f}{fmt(r['guided_batched_s'], '.3f'):>9}{fmt(r['guided_one_by_one_s'], '.3f'):>9}{r['build_s']:>8.1f}",
                     flush=True,
                 )
                 results.append(r)
@@ -361,6 +371,15 @@ def main() -> None:
         (f"2.3 fp8 blocks ({BLOCKS}) s/step / resident", step_blocks / step_none if step_blocks and step_none else None, 1.35),
     ]
     print()
+    # the planner plans a guided render's denoise with room for one pass (weights resident, passes one by one where the
+    # batch does not fit): right when that is not slower than the batch with blocks streamed
+    for arch in args.arch:
+        for weights in args.weights:
+            resident, streamed = get(arch, weights, "model", "guided_one_by_one_s"), get(arch, weights, f"blocks{BLOCKS}", "guided_batched_s")
+            if resident and streamed:
+                verdict = "one by one resident is faster: the planner is right" if resident <= streamed else "streaming the batch is faster: plan the batch"
+                verdict = "dry-run" if args.dry_run else verdict  # tiny configs on the CPU: the code path, not the answer
+                print(f"guided {arch} {weights}: model, passes one by one {resident:.3f} s/step vs blocks ({BLOCKS}), batched {streamed:.3f}: {verdict}")
     for label, value, target in goals:
         result = "PASS" if value is not None and value <= target else "MISS"
         if args.dry_run:
