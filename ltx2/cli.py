@@ -471,6 +471,7 @@ def _render(args: argparse.Namespace) -> int:
         from .model.compile import compile_blocks
 
         compile_blocks(models.transformer)
+        print("compile: the transformer blocks compile during the first denoise steps (again for a new size or guidance); later steps run faster", file=sys.stderr)
     for name, path in loras:
         models.add_lora(name, path, 0.0)
     print(plan.table(), file=sys.stderr)
