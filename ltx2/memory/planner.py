@@ -202,9 +202,9 @@ def working_memory(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: i
 
     The denoise counts one DiT pass on a GPU: there the renderer runs a guided step's passes as one batch only when
     the GPU has the room free as the denoise starts, and one after another otherwise, so a plan that leaves room for
-    one pass keeps the most weights on the device (passes one by one with the weights resident are faster than the
-    batch with blocks streamed in for every step). Elsewhere (the CPU) the renderer always batches them: all are
-    counted."""
+    one pass keeps the most weights on the device (expected faster than the batch with blocks streamed in at every
+    step: a full-size pass fills the GPU alone; ``bench/gpu_check.py`` measures both). Elsewhere (the CPU) the
+    renderer always batches them: all are counted."""
     video_tokens = latent_frames(g.frames) * (g.height // 32) * (g.width // 32)
     audio_tokens = audio_latents_for(g.frames, g.fps)
     tiling = activations.tiling_for_budget(config, g.frames, g.height, g.width, 4 * GiB, dtype_bytes)
