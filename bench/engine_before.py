@@ -10,8 +10,10 @@ that commit (a shallow clone) gets an error saying how to fetch it.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import io
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -43,6 +45,7 @@ def engine_at(rev: str) -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
     folder = Path(tempfile.mkdtemp(prefix="ltx2-before-"))
+    atexit.register(shutil.rmtree, folder, True)
     with tarfile.open(fileobj=io.BytesIO(_git("archive", commit, "ltx2"))) as archive:
         archive.extractall(folder, filter="data")
     (folder / "ltx2").rename(folder / name)
