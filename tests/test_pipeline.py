@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
+from test_media import decode
 
 from ltx2.chain.plan import make_plan
 from ltx2.chain.schedule import ChunkSchedule
@@ -57,11 +58,6 @@ def test_cli_demo_writes_exact_mp4(tmp_path, frames, chain):
     assert not (tmp_path / "x.mp4.ltx2run").exists(), "the run directory is removed after success"
 
 
-def frames_of(path) -> np.ndarray:
-    with av.open(str(path)) as c:
-        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)]).astype(np.int16)
-
-
 def test_cli_compiled_blocks_render_the_same_chain(tmp_path):
     """--compile on a two-chunk chain (torch.compile's inductor on the CPU): the same frames as eager, within rounding."""
     chain = ["render", "--demo", "--frames", "41", "--clip-frames", "25", "--tail-frames", "9", "--width", "64", "--height", "64"]
@@ -70,7 +66,7 @@ def test_cli_compiled_blocks_render_the_same_chain(tmp_path):
     r = cli(*chain, "--compile", "--out", str(compiled))
     assert r.returncode == 0, r.stderr
     assert "compile: the transformer blocks compile during the first denoise steps" in r.stderr
-    a, b = frames_of(eager), frames_of(compiled)
+    a, b = (np.stack(decode(path)[1]).astype(np.int16) for path in (eager, compiled))
     assert a.shape == b.shape == (41, 64, 64, 3)
     per_frame = np.abs(a - b).reshape(len(a), -1).mean(axis=1)  # H.264 may code near-identical frames a little apart
     assert per_frame.mean() < 0.5 and per_frame.max() < 2, per_frame

@@ -212,7 +212,7 @@ def working_memory(config: dict, gemma_config: dict, g: Geometry, dtype_bytes: i
     # stacks (LTX-2's V1) or 4 (LTX-2.3's V2), as measured on the module (0.36 GiB each at 1024 tokens in bf16)
     stack = TEXT_TOKENS * gemma_config["hidden_size"] * (gemma_config["num_hidden_layers"] + 1) * dtype_bytes
     features = stack * (3 if feature_extractor_version(config["transformer"]) == 1 else 4)
-    passes = 1 if device_type == "cuda" else g.guidance_passes
+    passes = 1 if budgeted(device_type) else g.guidance_passes
     return {
         "text": max(activations.text_encode_peak(gemma_config, TEXT_TOKENS, dtype_bytes), features),
         "encode": activations.vae_encode_peak(config, g.tail_frames, g.height, g.width, tiling, dtype_bytes),
@@ -299,10 +299,16 @@ def free_memory(device: torch.device) -> int:
     return int(info["MemAvailable"].split()[0]) * 1024
 
 
+def budgeted(device_type: str) -> bool:
+    """Whether a render fits its working memory to what a device of this type has free as it runs (a GPU: the VAE
+    tiling, batching the guidance passes); elsewhere (the CPU) it does not budget."""
+    return device_type == "cuda"
+
+
 def device_budget(device: torch.device) -> int | None:
-    """Bytes a render step may still take on ``device`` now: the GPU's free memory; None on the CPU, where the
-    working memory is not budgeted while a render runs."""
-    return free_memory(device) if device.type == "cuda" else None
+    """Bytes a render step may still take on ``device`` now: the GPU's free memory; None where the working memory is
+    not budgeted while a render runs (:func:`budgeted`)."""
+    return free_memory(device) if budgeted(device.type) else None
 
 
 def table(plans: list[ModePlan], chosen: ModePlan | None = None) -> str:
